@@ -1,0 +1,460 @@
+"""The Complaints application: every use case on a case, one method each."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recorder, Transcoding
+
+from application.access import (
+    Command,
+    Principal,
+    can_see,
+    command_for_follow_up,
+    may_create,
+    may_issue,
+)
+from application.errors import (
+    Forbidden,
+    IdempotencyKeyReused,
+    NotFound,
+    PreconditionRequired,
+    RequestInFlight,
+    UnknownUnit,
+    VersionConflict,
+)
+from application.ports import Calendars, Clock, PolicyBook, Positions, Randomness
+from domain.complaint import Complaint
+from domain.service_levels import StageStatus, service_levels
+from domain.tracking_index import TrackingNumberIndex
+from domain.tracking_number import RANDOM_BYTES, normalise, tracking_number_from
+from domain.units import UnitDirectory
+from domain.values import Actor, Reporter
+from domain.vocabulary import Category, Channel, FollowUpAction, Kind, Outcome
+
+IDEMPOTENCY_NAMESPACE = uuid5(NAMESPACE_URL, "aduan:idempotency")
+_TRACKING_NUMBER_ATTEMPTS = 5
+
+
+class ActorAsDict(Transcoding):
+    type = Actor
+    name = "actor"
+
+    def encode(self, obj: Actor) -> dict[str, Any]:
+        return {"sub": obj.sub, "unit": obj.unit}
+
+    def decode(self, data: dict[str, Any]) -> Actor:
+        return Actor(**data)
+
+
+class ReporterAsDict(Transcoding):
+    type = Reporter
+    name = "reporter"
+
+    def encode(self, obj: Reporter) -> dict[str, Any]:
+        return dataclasses.asdict(obj)
+
+    def decode(self, data: dict[str, Any]) -> Reporter:
+        return Reporter(**data)
+
+
+@dataclass(frozen=True)
+class NewCase:
+    """What an officer records when a case arrives."""
+
+    kind: Kind
+    channel: Channel
+    category: Category
+    subject: str
+    description: str
+    reporter: Reporter | None
+    anonymous: bool
+    confidential: bool
+    needs_inspection: bool
+    intake_unit: str
+    received_at: datetime | None = None
+    external_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    id: UUID
+    status: str
+    version: int
+    position: int
+    tracking_number: str | None = None
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class CaseSnapshot:
+    case: Complaint
+    stages: list[StageStatus]
+    as_of: datetime
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    version: int
+    type: str
+    occurred_at: datetime
+    actor: Actor
+    data: dict[str, Any]
+    position: int | None
+
+
+# Event attributes that are not the event's own data (or are internal, like the fingerprint).
+_NOT_DATA = {
+    "originator_id",
+    "originator_version",
+    "timestamp",
+    "originator_topic",
+    "actor",
+    "request_fingerprint",
+}
+
+
+class Complaints(Application):
+    """Records and reads complaint cases. Table prefix and env prefix: ``aduan``."""
+
+    name = "aduan"
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        clock: Clock,
+        randomness: Randomness,
+        units: UnitDirectory,
+        policies: PolicyBook,
+        calendars: Calendars,
+        positions: Callable[[Recorder], Positions],
+    ) -> None:
+        super().__init__(env)
+        self.clock = clock
+        self.randomness = randomness
+        self.units = units
+        self.policies = policies
+        self.calendars = calendars
+        self.positions = positions(self.recorder)
+        self._in_flight: set[UUID] = set()
+        self._in_flight_lock = threading.Lock()
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(ActorAsDict())
+        transcoder.register(ReporterAsDict())
+
+    # --- commands ------------------------------------------------------------------------
+
+    def file_case(
+        self,
+        principal: Principal,
+        new: NewCase,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+    ) -> CommandResult:
+        """Record a new case; a repeat with the same key gives back the first result."""
+        restricted = new.channel == Channel.WBS or new.category == Category.ETIKA_PEGAWAI
+        if not may_create(principal, restricted):
+            raise Forbidden("your role may not record this kind of case")
+        self._require_unit("intake_unit", new.intake_unit)
+        if not principal.serves(new.intake_unit):
+            raise Forbidden(f"you do not serve {new.intake_unit}")
+        case_id = (
+            uuid5(IDEMPOTENCY_NAMESPACE, f"{principal.sub}\x1f{idempotency_key}")
+            if idempotency_key
+            else uuid4()
+        )
+        actor = Actor(principal.sub, new.intake_unit)
+        with self._claim(case_id):
+            existing = self._find(case_id)
+            if existing is not None:
+                return self._replay_create(existing, fingerprint)
+            for _ in range(_TRACKING_NUMBER_ATTEMPTS):
+                at = self.clock.now()
+                number = tracking_number_from(self.randomness.token_bytes(RANDOM_BYTES))
+                case = Complaint.receive(
+                    id=case_id,
+                    tracking_number=number,
+                    kind=new.kind,
+                    channel=new.channel,
+                    category=new.category,
+                    subject=new.subject,
+                    description=new.description,
+                    reporter=new.reporter,
+                    anonymous=new.anonymous,
+                    confidential=new.confidential,
+                    needs_inspection=new.needs_inspection,
+                    intake_unit=new.intake_unit,
+                    received_at=new.received_at or at,
+                    external_ref=new.external_ref,
+                    policy_version=self.policies.current().version,
+                    request_fingerprint=fingerprint,
+                    actor=actor,
+                    at=at,
+                )
+                index = TrackingNumberIndex.assign(number, case_id, at)
+                try:
+                    recordings = self.save(case, index)
+                except IntegrityError:
+                    existing = self._find(case_id)
+                    if existing is not None:
+                        return self._replay_create(existing, fingerprint)
+                    continue  # the tracking number was taken: draw another
+                return CommandResult(
+                    case.id,
+                    case.status.value,
+                    case.version,
+                    recordings[0].notification.id,
+                    case.tracking_number,
+                )
+        raise RuntimeError("could not draw an unused tracking number")
+
+    def authorize(
+        self,
+        principal: Principal,
+        case_id: UUID,
+        command: Command | tuple[Command, ...],
+        if_match: int | None,
+    ) -> Complaint:
+        """Check, in API.md's order, that a command may proceed: 404, 403, 428, 412.
+
+        With several commands (a follow-up whose action is not read yet), any one will do.
+        """
+        case = self._visible(principal, case_id)
+        commands = command if isinstance(command, tuple) else (command,)
+        if not any(may_issue(principal, c, case) for c in commands):
+            verb = commands[0].value.replace("_", " ")
+            raise Forbidden(f"your role may not {verb} this case")
+        if if_match is None:
+            raise PreconditionRequired("send If-Match with the case's current version")
+        if if_match != case.version:
+            raise VersionConflict(if_match, case.version)
+        return case
+
+    def acknowledge(
+        self, principal: Principal, case_id: UUID, if_match: int | None, *, message: str
+    ) -> CommandResult:
+        case = self.authorize(principal, case_id, Command.ACKNOWLEDGE, if_match)
+        case.acknowledge(message=message, actor=self._actor(principal, case), at=self.clock.now())
+        return self._save(case, if_match)
+
+    def route(
+        self,
+        principal: Principal,
+        case_id: UUID,
+        if_match: int | None,
+        *,
+        to_unit: str,
+        note: str,
+        assignee: str | None = None,
+    ) -> CommandResult:
+        case = self.authorize(principal, case_id, Command.ROUTE, if_match)
+        self._require_unit("to_unit", to_unit)
+        case.route(
+            to_unit=to_unit,
+            note=note,
+            assignee=assignee,
+            actor=self._actor(principal, case),
+            at=self.clock.now(),
+        )
+        return self._save(case, if_match)
+
+    def follow_up(
+        self,
+        principal: Principal,
+        case_id: UUID,
+        if_match: int | None,
+        *,
+        action: FollowUpAction,
+        note: str,
+        public: bool,
+    ) -> CommandResult:
+        case = self.authorize(principal, case_id, command_for_follow_up(action), if_match)
+        case.follow_up(
+            action=action,
+            note=note,
+            public=public,
+            actor=self._actor(principal, case),
+            at=self.clock.now(),
+        )
+        return self._save(case, if_match)
+
+    def record_complainant_reply(
+        self, principal: Principal, case_id: UUID, if_match: int | None, *, message: str
+    ) -> CommandResult:
+        case = self.authorize(principal, case_id, Command.RECORD_REPLY, if_match)
+        case.record_complainant_reply(
+            message=message, actor=self._actor(principal, case), at=self.clock.now()
+        )
+        return self._save(case, if_match)
+
+    def close_case(
+        self,
+        principal: Principal,
+        case_id: UUID,
+        if_match: int | None,
+        *,
+        outcome: Outcome,
+        answer: str,
+        duplicate_of: UUID | None = None,
+    ) -> CommandResult:
+        case = self.authorize(principal, case_id, Command.CLOSE, if_match)
+        if duplicate_of is not None:
+            self._visible(principal, duplicate_of, field="duplicate_of")
+        case.close(
+            outcome=outcome,
+            answer=answer,
+            duplicate_of=duplicate_of,
+            actor=self._actor(principal, case),
+            at=self.clock.now(),
+        )
+        return self._save(case, if_match)
+
+    def reopen(
+        self, principal: Principal, case_id: UUID, if_match: int | None, *, reason: str
+    ) -> CommandResult:
+        case = self.authorize(principal, case_id, Command.REOPEN, if_match)
+        case.reopen(reason=reason, actor=self._actor(principal, case), at=self.clock.now())
+        return self._save(case, if_match)
+
+    # --- queries -------------------------------------------------------------------------
+
+    def case(
+        self,
+        principal: Principal,
+        case_id: UUID,
+        *,
+        as_of_version: int | None = None,
+        as_of: datetime | None = None,
+    ) -> CaseSnapshot:
+        """The case now, or as it stood at a version or a recorded time, with its stages."""
+        current = self._visible(principal, case_id)
+        if as_of_version is None and as_of is None:
+            return self._snapshot(current, self.clock.now())
+        events = list(self.events.get(case_id))
+        if as_of_version is not None and as_of_version > current.version:
+            raise NotFound(f"the case has no version {as_of_version} (it is at {current.version})")
+        if as_of_version is not None:
+            events = [e for e in events if e.originator_version <= as_of_version]
+        if as_of is not None:
+            events = [e for e in events if e.timestamp <= as_of]
+        if not events:
+            raise NotFound("the case did not exist yet at that point")
+        case: Complaint | None = None
+        for event in events:
+            case = event.mutate(case)
+        assert case is not None
+        moment = as_of if as_of is not None else events[-1].timestamp
+        return self._snapshot(case, moment)
+
+    def history(self, principal: Principal, case_id: UUID) -> list[HistoryEntry]:
+        self._visible(principal, case_id)
+        positions = self.positions.positions(case_id)
+        return [self._history_entry(e, positions) for e in self.events.get(case_id)]
+
+    def case_id_for_tracking_number(self, principal: Principal, tracking_number: str) -> UUID:
+        try:
+            canonical = normalise(tracking_number)
+        except ValueError as error:
+            raise NotFound(str(error)) from error
+        try:
+            index: TrackingNumberIndex = self.repository.get(TrackingNumberIndex.id_for(canonical))
+        except AggregateNotFoundError as error:
+            raise NotFound(f"no case has tracking number {tracking_number}") from error
+        self._visible(principal, index.complaint_id)
+        return index.complaint_id
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _snapshot(self, case: Complaint, moment: datetime) -> CaseSnapshot:
+        stages = service_levels(
+            case,
+            self.policies.get(case.policy_version),
+            self.calendars.calendar(),
+            self.units.zone_of,
+            moment,
+        )
+        return CaseSnapshot(case, stages, moment)
+
+    def _find(self, case_id: UUID) -> Complaint | None:
+        try:
+            return self.repository.get(case_id)
+        except AggregateNotFoundError:
+            return None
+
+    def _visible(self, principal: Principal, case_id: UUID, field: str | None = None) -> Complaint:
+        case = self._find(case_id)
+        if case is None or not isinstance(case, Complaint) or not can_see(principal, case):
+            where = f" ({field})" if field else ""
+            raise NotFound(f"no case {case_id}{where}")
+        return case
+
+    def _require_unit(self, field: str, code: str) -> None:
+        if code not in self.units:
+            raise UnknownUnit(field, code)
+
+    @staticmethod
+    def _actor(principal: Principal, case: Complaint) -> Actor:
+        return Actor(principal.sub, principal.acting_unit(case))
+
+    def _save(self, case: Complaint, expected: int | None) -> CommandResult:
+        try:
+            recordings = self.save(case)
+        except IntegrityError as error:
+            latest = self._find(case.id)
+            raise VersionConflict(expected or 0, latest.version if latest else None) from error
+        return CommandResult(
+            case.id, case.status.value, case.version, recordings[-1].notification.id
+        )
+
+    def _replay_create(self, existing: Complaint, fingerprint: str | None) -> CommandResult:
+        if existing.request_fingerprint != fingerprint:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was already used with a different request body"
+            )
+        first = Complaint.INITIAL_VERSION
+        return CommandResult(
+            existing.id,
+            "received",
+            first,
+            self.positions.positions(existing.id)[first],
+            existing.tracking_number,
+            replayed=True,
+        )
+
+    @contextmanager
+    def _claim(self, case_id: UUID) -> Iterator[None]:
+        with self._in_flight_lock:
+            if case_id in self._in_flight:
+                raise RequestInFlight("a request with this Idempotency-Key is still in flight")
+            self._in_flight.add(case_id)
+        try:
+            yield
+        finally:
+            with self._in_flight_lock:
+                self._in_flight.discard(case_id)
+
+    @staticmethod
+    def _history_entry(event: DomainEventProtocol[Any], positions: dict[int, int]) -> HistoryEntry:
+        fields = {k: v for k, v in event.__dict__.items() if k not in _NOT_DATA}
+        version = event.originator_version
+        return HistoryEntry(
+            version=version,
+            type=type(event).__name__,
+            occurred_at=event.timestamp,
+            actor=event.__dict__["actor"],
+            data=fields,
+            position=positions.get(version),
+        )

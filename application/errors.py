@@ -1,0 +1,48 @@
+"""Errors of the use cases (beyond the domain's own), each with one HTTP meaning."""
+
+from __future__ import annotations
+
+
+class ApplicationError(Exception):
+    """Base of the errors a use case raises on purpose."""
+
+
+class NotFound(ApplicationError):
+    """No such case, or one the caller may not see (the two are indistinguishable)."""
+
+
+class Forbidden(ApplicationError):
+    """The caller's role may not do this, or the caller does not serve that unit."""
+
+
+class PreconditionRequired(ApplicationError):
+    """A command on a case came without If-Match."""
+
+
+class VersionConflict(ApplicationError):
+    """If-Match is stale, or another write won the same version."""
+
+    def __init__(self, expected: int, actual: int | None) -> None:
+        self.expected = expected
+        self.actual = actual
+        now = f"; the case is at version {actual}" if actual is not None else ""
+        super().__init__(f"expected version {expected}{now}")
+
+
+class UnknownUnit(ApplicationError):
+    def __init__(self, field: str, code: str) -> None:
+        self.field = field
+        self.code = code
+        super().__init__(f"unknown unit '{code}'")
+
+
+class IdempotencyKeyReused(ApplicationError):
+    """The same Idempotency-Key came back with a different body."""
+
+
+class RequestInFlight(ApplicationError):
+    """A request with the same Idempotency-Key is still being processed."""
+
+
+class AuthenticationFailed(ApplicationError):
+    """No token, or a token that does not verify."""

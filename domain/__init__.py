@@ -1,0 +1,1 @@
+"""The pure core of aduan: the Complaint aggregate, vocabulary, working days, service levels."""

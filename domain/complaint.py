@@ -1,0 +1,389 @@
+"""The Complaint aggregate: a case's whole life as immutable events.
+
+Public methods check the rules and decide; each nested event's ``apply`` only changes state, so
+replaying history never re-runs a rule. Times (``at``) and identities come in as arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.errors import InvalidCommand, TransitionNotAllowed
+from domain.values import Actor, Reporter
+from domain.vocabulary import (
+    OPEN_STATUSES,
+    Category,
+    Channel,
+    FollowUpAction,
+    Kind,
+    Outcome,
+    Status,
+)
+
+ROUTABLE_FROM = (Status.ACKNOWLEDGED, Status.ROUTED, Status.IN_FOLLOW_UP, Status.REOPENED)
+FOLLOW_UP_FROM = (Status.ROUTED, Status.IN_FOLLOW_UP, Status.REOPENED)
+REQUEST_DATA_FROM = (Status.ACKNOWLEDGED, *FOLLOW_UP_FROM)
+CLOSABLE_FROM = ROUTABLE_FROM
+CONFIDENTIAL_CHANNELS = frozenset({Channel.WBS})
+RESTRICTED_CATEGORIES = frozenset({Category.ETIKA_PEGAWAI})
+
+
+@dataclass(frozen=True)
+class Routing:
+    at: datetime
+    from_unit: str
+    to_unit: str
+    assignee: str | None
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    at: datetime
+    action: str
+    public: bool
+
+
+@dataclass(frozen=True)
+class Pause:
+    """A wait for the complainant's missing data; ``ended`` is None while it lasts."""
+
+    started: datetime
+    ended: datetime | None
+
+
+class Complaint(Aggregate):
+    """One case: a complaint, an information request or a suggestion."""
+
+    class Received(Aggregate.Created):
+        tracking_number: str
+        kind: str
+        channel: str
+        category: str
+        subject: str
+        description: str
+        reporter: Reporter | None
+        anonymous: bool
+        confidential: bool
+        needs_inspection: bool
+        intake_unit: str
+        received_at: datetime
+        external_ref: str | None
+        policy_version: int
+        request_fingerprint: str | None
+        actor: Actor
+
+        def apply(self, aggregate: Any) -> None:
+            case: Complaint = aggregate
+            case.tracking_number = self.tracking_number
+            case.kind = Kind(self.kind)
+            case.channel = Channel(self.channel)
+            case.category = Category(self.category)
+            case.subject = self.subject
+            case.description = self.description
+            case.reporter = self.reporter
+            case.anonymous = self.anonymous
+            case.confidential = self.confidential
+            case.needs_inspection = self.needs_inspection
+            case.intake_unit = self.intake_unit
+            case.handling_unit = self.intake_unit
+            case.assignee = None
+            case.received_at = self.received_at
+            case.external_ref = self.external_ref
+            case.policy_version = self.policy_version
+            case.request_fingerprint = self.request_fingerprint
+            case.received_by = self.actor
+            case.status = Status.RECEIVED
+            case.acknowledged_at = None
+            case.routings = []
+            case.follow_ups = []
+            case.pauses = []
+            case.outcome = None
+            case.answer = None
+            case.duplicate_of = None
+            case.closed_at = None
+            case.reopened_at = None
+            case.reopen_count = 0
+
+    class Acknowledged(Aggregate.Event):
+        message: str
+        actor: Actor
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = Status.ACKNOWLEDGED
+            aggregate.acknowledged_at = self.timestamp
+
+    class Routed(Aggregate.Event):
+        from_unit: str
+        to_unit: str
+        note: str
+        assignee: str | None
+        actor: Actor
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = Status.ROUTED
+            aggregate.handling_unit = self.to_unit
+            aggregate.assignee = self.assignee
+            aggregate.routings.append(
+                Routing(self.timestamp, self.from_unit, self.to_unit, self.assignee)
+            )
+
+    class FollowedUp(Aggregate.Event):
+        action: str
+        note: str
+        public: bool
+        actor: Actor
+
+        def apply(self, aggregate: Any) -> None:
+            if aggregate.status in FOLLOW_UP_FROM:
+                aggregate.status = Status.IN_FOLLOW_UP
+            aggregate.follow_ups.append(FollowUp(self.timestamp, self.action, self.public))
+            if self.action == FollowUpAction.REQUEST_DATA and not aggregate.waiting_for_complainant:
+                aggregate.pauses.append(Pause(self.timestamp, None))
+
+    class ComplainantReplied(Aggregate.Event):
+        message: str
+        actor: Actor
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate._end_pause(self.timestamp)
+
+    class Closed(Aggregate.Event):
+        outcome: str
+        answer: str
+        duplicate_of: UUID | None
+        actor: Actor
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate._end_pause(self.timestamp)
+            aggregate.status = Status.CLOSED
+            aggregate.outcome = Outcome(self.outcome)
+            aggregate.answer = self.answer
+            aggregate.duplicate_of = self.duplicate_of
+            aggregate.closed_at = self.timestamp
+
+    class Reopened(Aggregate.Event):
+        reason: str
+        actor: Actor
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = Status.REOPENED
+            aggregate.reopened_at = self.timestamp
+            aggregate.reopen_count += 1
+            aggregate.outcome = None
+            aggregate.answer = None
+            aggregate.duplicate_of = None
+            aggregate.closed_at = None
+
+    if TYPE_CHECKING:  # set by Received.apply; class-level annotations would become __init__ args
+        tracking_number: str
+        kind: Kind
+        channel: Channel
+        category: Category
+        subject: str
+        description: str
+        reporter: Reporter | None
+        anonymous: bool
+        confidential: bool
+        needs_inspection: bool
+        intake_unit: str
+        handling_unit: str
+        assignee: str | None
+        received_at: datetime
+        external_ref: str | None
+        policy_version: int
+        request_fingerprint: str | None
+        received_by: Actor
+        status: Status
+        acknowledged_at: datetime | None
+        routings: list[Routing]
+        follow_ups: list[FollowUp]
+        pauses: list[Pause]
+        outcome: Outcome | None
+        answer: str | None
+        duplicate_of: UUID | None
+        closed_at: datetime | None
+        reopened_at: datetime | None
+        reopen_count: int
+
+    @classmethod
+    def receive(
+        cls,
+        *,
+        id: UUID,
+        tracking_number: str,
+        kind: Kind,
+        channel: Channel,
+        category: Category,
+        subject: str,
+        description: str,
+        reporter: Reporter | None,
+        anonymous: bool,
+        confidential: bool,
+        needs_inspection: bool,
+        intake_unit: str,
+        received_at: datetime,
+        external_ref: str | None,
+        policy_version: int,
+        request_fingerprint: str | None,
+        actor: Actor,
+        at: datetime,
+    ) -> Complaint:
+        """Record a case that arrived on any channel."""
+        if received_at.tzinfo is None:
+            raise InvalidCommand("received_at", "must carry a time zone offset")
+        if received_at > at:
+            raise InvalidCommand("received_at", "must not be in the future")
+        if not subject.strip():
+            raise InvalidCommand("subject", "must not be blank")
+        if not description.strip():
+            raise InvalidCommand("description", "must not be blank")
+        if channel in CONFIDENTIAL_CHANNELS:
+            confidential = True
+        if reporter is not None and reporter.is_empty():
+            reporter = None
+        return cls._create(
+            cls.Received,
+            id=id,
+            timestamp=at,
+            tracking_number=tracking_number,
+            kind=kind.value,
+            channel=channel.value,
+            category=category.value,
+            subject=subject,
+            description=description,
+            reporter=reporter,
+            anonymous=anonymous,
+            confidential=confidential,
+            needs_inspection=needs_inspection,
+            intake_unit=intake_unit,
+            received_at=received_at,
+            external_ref=external_ref,
+            policy_version=policy_version,
+            request_fingerprint=request_fingerprint,
+            actor=actor,
+        )
+
+    # --- derived state -------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def waiting_for_complainant(self) -> bool:
+        return bool(self.pauses) and self.pauses[-1].ended is None
+
+    @property
+    def is_restricted(self) -> bool:
+        """Whistle-blowing and staff-ethics cases: seen only by their designated roles."""
+        return self.channel in CONFIDENTIAL_CHANNELS or self.category in RESTRICTED_CATEGORIES
+
+    def units(self) -> frozenset[str]:
+        return frozenset({self.intake_unit, self.handling_unit})
+
+    # --- commands ------------------------------------------------------------------------
+
+    def acknowledge(self, *, message: str, actor: Actor, at: datetime) -> None:
+        self._require("acknowledge", (Status.RECEIVED,))
+        self.trigger_event(self.Acknowledged, timestamp=at, message=message, actor=actor)
+
+    def route(
+        self, *, to_unit: str, note: str, assignee: str | None, actor: Actor, at: datetime
+    ) -> None:
+        self._require("route", ROUTABLE_FROM)
+        if to_unit == self.handling_unit and assignee == self.assignee:
+            raise InvalidCommand("to_unit", f"the case is already with {to_unit}")
+        self.trigger_event(
+            self.Routed,
+            timestamp=at,
+            from_unit=self.handling_unit,
+            to_unit=to_unit,
+            note=note,
+            assignee=assignee,
+            actor=actor,
+        )
+
+    def follow_up(
+        self, *, action: FollowUpAction, note: str, public: bool, actor: Actor, at: datetime
+    ) -> None:
+        allowed = REQUEST_DATA_FROM if action == FollowUpAction.REQUEST_DATA else FOLLOW_UP_FROM
+        self._require("follow_up", allowed)
+        if action == FollowUpAction.REQUEST_DATA and self.waiting_for_complainant:
+            raise InvalidCommand("action", "the case is already waiting for the complainant")
+        self.trigger_event(
+            self.FollowedUp,
+            timestamp=at,
+            action=action.value,
+            note=note,
+            public=public,
+            actor=actor,
+        )
+
+    def record_complainant_reply(self, *, message: str, actor: Actor, at: datetime) -> None:
+        """The complainant sent the missing data: the SLA clock runs again."""
+        self._require("record_complainant_reply", tuple(OPEN_STATUSES))
+        if not self.waiting_for_complainant:
+            raise TransitionNotAllowed(
+                "record_complainant_reply", "not waiting for the complainant"
+            )
+        self.trigger_event(self.ComplainantReplied, timestamp=at, message=message, actor=actor)
+
+    def close(
+        self,
+        *,
+        outcome: Outcome,
+        answer: str,
+        actor: Actor,
+        at: datetime,
+        duplicate_of: UUID | None = None,
+    ) -> None:
+        self._require("close", CLOSABLE_FROM)
+        if outcome == Outcome.DUPLICATE and duplicate_of is None:
+            raise InvalidCommand("duplicate_of", "required when the outcome is 'duplicate'")
+        if outcome != Outcome.DUPLICATE and duplicate_of is not None:
+            raise InvalidCommand("duplicate_of", "only allowed when the outcome is 'duplicate'")
+        if duplicate_of == self.id:
+            raise InvalidCommand("duplicate_of", "a case cannot duplicate itself")
+        if outcome == Outcome.ARCHIVED_MISSING_DATA and not self.waiting_for_complainant:
+            raise TransitionNotAllowed("close (archived_missing_data)", "not waiting for data")
+        self.trigger_event(
+            self.Closed,
+            timestamp=at,
+            outcome=outcome.value,
+            answer=answer,
+            duplicate_of=duplicate_of,
+            actor=actor,
+        )
+
+    def reopen(self, *, reason: str, actor: Actor, at: datetime) -> None:
+        self._require("reopen", (Status.CLOSED,))
+        self.trigger_event(self.Reopened, timestamp=at, reason=reason, actor=actor)
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def allows(self, command: str) -> bool:
+        """Whether the status machine allows ``command`` now (roles aside)."""
+        return self.status in ALLOWED_FROM.get(command, ())
+
+    def _require(self, command: str, allowed: tuple[Status, ...]) -> None:
+        if self.status not in allowed:
+            raise TransitionNotAllowed(command, self.status.value, tuple(s.value for s in allowed))
+
+    def _end_pause(self, at: datetime) -> None:
+        if self.waiting_for_complainant:
+            self.pauses[-1] = Pause(self.pauses[-1].started, at)
+
+
+ALLOWED_FROM: dict[str, tuple[Status, ...]] = {
+    "acknowledge": (Status.RECEIVED,),
+    "route": ROUTABLE_FROM,
+    "follow_up": REQUEST_DATA_FROM,
+    "close": CLOSABLE_FROM,
+    "reopen": (Status.CLOSED,),
+    "record_complainant_reply": tuple(OPEN_STATUSES),
+}

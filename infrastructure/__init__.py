@@ -1,0 +1,1 @@
+"""Adapters: settings, persistence, calendars, policies, units, tokens, clocks."""

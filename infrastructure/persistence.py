@@ -1,0 +1,99 @@
+"""The event store: the library's environment for PostgreSQL or SQLite, and log positions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+from uuid import UUID
+
+from eventsourcing.persistence import Recorder
+from eventsourcing.popo import POPOApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.sql import SQL, Identifier
+
+from application.ports import Positions
+from infrastructure.settings import Settings
+
+
+def event_store_env(settings: Settings) -> dict[str, str]:
+    """The library's settings for ``settings.database_url``; never the silent in-memory store."""
+    url = settings.database_url
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)}
+    parts = urlsplit(url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": parts.path.lstrip("/"),
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": unquote(parts.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_POOL_SIZE": str(settings.postgres_pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(settings.postgres_max_overflow),
+        "POSTGRES_CONNECT_TIMEOUT": str(settings.postgres_connect_timeout),
+        "POSTGRES_LOCK_TIMEOUT": str(settings.postgres_lock_timeout),
+        "POSTGRES_PRE_PING": "y",
+    }
+
+
+class PostgresPositions:
+    def __init__(self, recorder: PostgresApplicationRecorder) -> None:
+        self._recorder = recorder
+        self._statement = SQL(
+            "SELECT originator_version, notification_id FROM {schema}.{table} "
+            "WHERE originator_id = %s"
+        ).format(
+            schema=Identifier(recorder.datastore.schema),
+            table=Identifier(recorder.events_table_name),
+        )
+
+    def positions(self, originator_id: UUID) -> dict[int, int]:
+        with self._recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(self._statement, (originator_id,))
+            return {row["originator_version"]: row["notification_id"] for row in cursor.fetchall()}
+
+
+class SQLitePositions:
+    def __init__(self, recorder: SQLiteApplicationRecorder) -> None:
+        self._recorder = recorder
+        self._statement = (
+            f"SELECT originator_version, rowid FROM {recorder.events_table_name} "
+            "WHERE originator_id = ?"
+        )
+
+    def positions(self, originator_id: UUID) -> dict[int, int]:
+        with self._recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(self._statement, (originator_id.hex,))
+            return {row[0]: row[1] for row in cursor.fetchall()}
+
+
+class ScanPositions:
+    """For the in-memory store of unit tests: a scan of the whole log."""
+
+    def __init__(self, recorder: POPOApplicationRecorder) -> None:
+        self._recorder = recorder
+
+    def positions(self, originator_id: UUID) -> dict[int, int]:
+        found: dict[int, int] = {}
+        start = 1
+        while True:
+            batch = self._recorder.select_notifications(start=start, limit=1000)
+            if not batch:
+                return found
+            for n in batch:
+                if n.originator_id == originator_id:
+                    found[n.originator_version] = n.id
+            start = batch[-1].id + 1
+
+
+def positions_for(recorder: Recorder) -> Positions:
+    if isinstance(recorder, PostgresApplicationRecorder):
+        return PostgresPositions(recorder)
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        return SQLitePositions(recorder)
+    if isinstance(recorder, POPOApplicationRecorder):
+        return ScanPositions(recorder)
+    raise TypeError(f"no positions for {type(recorder).__name__}")

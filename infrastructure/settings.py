@@ -1,0 +1,44 @@
+"""Typed settings from the environment (and an optional .env file); read only by bootstrap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ADUAN_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = "sqlite:///./var/aduan.db"
+    redis_url: str | None = None
+    redis_prefix: str = "aduan:"
+    var_dir: Path = Path("./var")
+
+    jwt_secret: SecretStr | None = None
+    jwt_issuer: str = "aduan-dev"
+    jwt_audience: str = "aduan"
+    jwt_leeway_seconds: int = 30
+    oidc_jwks_url: str | None = None
+    jwt_roles_claim: str = "roles"
+    jwt_units_claim: str = "units"
+
+    master_key: SecretStr | None = None
+
+    max_body_bytes: int = 64 * 1024
+    postgres_pool_size: int = 5
+    postgres_max_overflow: int = 10
+    postgres_connect_timeout: int = 5
+    postgres_lock_timeout: int = 5
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if not value.startswith(("postgresql://", "postgres://", "sqlite:///")):
+            raise ValueError(
+                "ADUAN_DATABASE_URL must be postgresql://user@host:port/db or sqlite:///path"
+            )
+        return value

@@ -1,0 +1,1 @@
+"""The outside of aduan: HTTP API, CLI, workers, and the one composition root."""

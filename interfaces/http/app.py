@@ -1,0 +1,99 @@
+"""The FastAPI application: routers, problem details, and the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+
+from interfaces.http import problems
+from interfaces.http.deps import Services
+from interfaces.http.routes import complaints, system
+from interfaces.http.schemas import (
+    AcknowledgeIn,
+    CloseIn,
+    ComplainantReplyIn,
+    FollowUpIn,
+    NewComplaintIn,
+    ReopenIn,
+    RouteIn,
+)
+
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    NewComplaintIn,
+    AcknowledgeIn,
+    RouteIn,
+    FollowUpIn,
+    ComplainantReplyIn,
+    CloseIn,
+    ReopenIn,
+)
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "field": {"type": "string"},
+                    "pointer": {"type": "string"},
+                    "detail": {"type": "string"},
+                },
+            },
+        },
+    },
+    "required": ["type", "title", "status", "detail"],
+}
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated document, plus the request bodies the routes read themselves."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in REQUEST_MODELS:
+        model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(model_schema.pop("$defs", {}))
+        components[model.__name__] = model_schema
+    components["Problem"] = PROBLEM_SCHEMA
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            for code, answer in operation.get("responses", {}).items():
+                if code.startswith(("4", "5")):
+                    answer["content"] = {
+                        "application/problem+json": {
+                            "schema": {"$ref": "#/components/schemas/Problem"}
+                        }
+                    }
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(
+        title="aduan",
+        version="0.1.0",
+        description=(
+            "Event-sourced public-service complaint handling (pengaduan masyarakat). "
+            "Errors are RFC 9457 problem details; commands on a case need `If-Match`."
+        ),
+    )
+    app.state.services = services
+    problems.install(app)
+    app.include_router(complaints.router)
+    app.include_router(system.router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app

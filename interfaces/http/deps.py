@@ -1,0 +1,149 @@
+"""Dependencies of the routes, in the order API.md checks things: 401, 404/403/428/412, 413/422."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Header, Request
+from pydantic import BaseModel, ValidationError
+
+from application.access import Principal
+from application.complaints import Complaints
+from application.errors import AuthenticationFailed
+from application.ports import Authenticator
+from interfaces.http.problems import Problem, field_errors, invalid
+
+M = TypeVar("M", bound=BaseModel)
+_ETAG = re.compile(r'^"(\d{1,18})"$|^(\d{1,18})$')
+
+
+@dataclass
+class Services:
+    """What the HTTP layer is handed by the composition root."""
+
+    complaints: Complaints
+    authenticator: Authenticator
+    max_body_bytes: int
+    fingerprint_key: bytes
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+def principal(
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Principal:
+    if not authorization:
+        raise AuthenticationFailed("send a bearer token in the Authorization header")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationFailed("the Authorization header must be 'Bearer <token>'")
+    return services.authenticator.authenticate(token.strip())
+
+
+PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """The version a client expects, from ``If-Match: "7"``; None when absent."""
+    if value is None:
+        return None
+    match = _ETAG.match(value.strip())
+    if match is None:
+        raise Problem(
+            412,
+            "stale-version",
+            "The case has changed",
+            f"If-Match {value!r} does not name a version of this case "
+            '(send the ETag you got, e.g. "3")',
+        )
+    return int(match.group(1) or match.group(2))
+
+
+def if_match(
+    if_match: Annotated[
+        str | None,
+        Header(alias="If-Match", description='The case version you act on, e.g. "3"'),
+    ] = None,
+) -> int | None:
+    return parse_if_match(if_match)
+
+
+IfMatchDep = Annotated[int | None, Depends(if_match)]
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise Problem(
+            413,
+            "body-too-large",
+            "Request body too large",
+            f"the body may be at most {limit} bytes",
+        )
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Problem(
+                413,
+                "body-too-large",
+                "Request body too large",
+                f"the body may be at most {limit} bytes",
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def json_body(model: type[M]) -> Callable[..., Awaitable[M]]:
+    """A dependency that reads, size-checks and validates the body after the other checks."""
+
+    async def dependency(request: Request, services: ServicesDep) -> M:
+        raw = await read_body(request, services.max_body_bytes)
+        try:
+            data: Any = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise invalid(
+                "the body is not valid JSON",
+                [{"field": "(body)", "pointer": "#", "detail": str(error)}],
+            ) from error
+        if not isinstance(data, dict):
+            raise invalid(
+                "the body must be a JSON object",
+                [
+                    {
+                        "field": "(body)",
+                        "pointer": "#",
+                        "detail": f"expected an object, got {type(data).__name__}",
+                    }
+                ],
+            )
+        try:
+            return model.model_validate(data)
+        except ValidationError as error:
+            raise invalid("some fields are not valid", field_errors(error)) from error
+
+    dependency.__name__ = f"{model.__name__}_body"
+    return dependency
+
+
+def body_openapi(model: type[BaseModel]) -> dict[str, Any]:
+    """The request body's place in the OpenAPI document (the body is read by ``json_body``)."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+            },
+        }
+    }

@@ -1,0 +1,381 @@
+"""Officers' commands and queries on complaint cases."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi.encoders import jsonable_encoder
+from pydantic import AwareDatetime
+
+from application.access import Command
+from application.complaints import CaseSnapshot, CommandResult, HistoryEntry, NewCase
+from domain.service_levels import next_due
+from domain.tracking_number import display
+from domain.values import Reporter
+from interfaces.http.deps import (
+    IfMatchDep,
+    PrincipalDep,
+    ServicesDep,
+    body_openapi,
+    json_body,
+)
+from interfaces.http.schemas import (
+    AcknowledgeIn,
+    CloseIn,
+    CommandOut,
+    ComplainantReplyIn,
+    ComplaintOut,
+    CreatedOut,
+    FollowUpIn,
+    HistoryEventOut,
+    HistoryOut,
+    NewComplaintIn,
+    ReopenIn,
+    ReporterOut,
+    RouteIn,
+    StageOut,
+)
+
+router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
+
+CaseId = Annotated[UUID, Path(description="The case id")]
+ERRORS = {
+    401: {"description": "No token or a bad token"},
+    403: {"description": "Your role may not do this"},
+    404: {"description": "No such case, or one you may not see"},
+    409: {"description": "Not allowed in the case's current status"},
+    412: {"description": "Stale If-Match, or another write won the same version"},
+    413: {"description": "Body too large"},
+    422: {"description": "Invalid input"},
+    428: {"description": "If-Match missing"},
+    503: {"description": "Event store unavailable"},
+}
+
+
+def _command_out(result: CommandResult, response: Response) -> CommandOut:
+    response.headers["ETag"] = f'"{result.version}"'
+    return CommandOut(
+        id=result.id, status=result.status, version=result.version, position=result.position
+    )
+
+
+def _gate(*commands: Command):  # type: ignore[no-untyped-def]
+    """Dependency: the 404/403/428/412 checks of a command, before its body is read."""
+
+    def check(
+        case_id: CaseId, principal: PrincipalDep, services: ServicesDep, version: IfMatchDep
+    ) -> int | None:
+        services.complaints.authorize(principal, case_id, commands, version)
+        return version
+
+    return Depends(check)
+
+
+def _fingerprint(key: bytes, body: NewComplaintIn) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=CreatedOut,
+    operation_id="createComplaint",
+    summary="Record a case that arrived on any channel",
+    responses={**ERRORS, 409: {"description": "The same Idempotency-Key is still in flight"}},
+    openapi_extra=body_openapi(NewComplaintIn),
+)
+def create_complaint(
+    principal: PrincipalDep,
+    services: ServicesDep,
+    response: Response,
+    body: Annotated[NewComplaintIn, Depends(json_body(NewComplaintIn))],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=255,
+            pattern=r"^[\x21-\x7e]{1,255}$",
+            description="A retry with the same key and body returns the first result again",
+        ),
+    ] = None,
+) -> CreatedOut:
+    reporter = body.reporter
+    new = NewCase(
+        kind=body.kind,
+        channel=body.channel,
+        category=body.category,
+        subject=body.subject,
+        description=body.description,
+        reporter=Reporter(reporter.name, reporter.email, reporter.phone, reporter.address)
+        if reporter
+        else None,
+        anonymous=body.anonymous,
+        confidential=body.confidential,
+        needs_inspection=body.needs_inspection,
+        intake_unit=body.intake_unit,
+        received_at=body.received_at,
+        external_ref=body.external_ref,
+    )
+    result = services.complaints.file_case(
+        principal,
+        new,
+        idempotency_key=idempotency_key,
+        fingerprint=_fingerprint(services.fingerprint_key, body),
+    )
+    response.headers["ETag"] = f'"{result.version}"'
+    response.headers["Location"] = f"/v1/complaints/{result.id}"
+    assert result.tracking_number is not None
+    return CreatedOut(
+        id=result.id,
+        status=result.status,
+        version=result.version,
+        position=result.position,
+        tracking_number=display(result.tracking_number),
+    )
+
+
+@router.post(
+    "/{case_id}/acknowledge",
+    response_model=CommandOut,
+    operation_id="acknowledgeComplaint",
+    summary="Tell the complainant the case was received and will be handled",
+    responses=ERRORS,
+    openapi_extra=body_openapi(AcknowledgeIn),
+)
+def acknowledge(
+    case_id: CaseId,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    response: Response,
+    version: Annotated[int | None, _gate(Command.ACKNOWLEDGE)],
+    body: Annotated[AcknowledgeIn, Depends(json_body(AcknowledgeIn))],
+) -> CommandOut:
+    result = services.complaints.acknowledge(principal, case_id, version, message=body.message)
+    return _command_out(result, response)
+
+
+@router.post(
+    "/{case_id}/route",
+    response_model=CommandOut,
+    operation_id="routeComplaint",
+    summary="Route (disposisi) the case to the competent unit, again if need be",
+    responses=ERRORS,
+    openapi_extra=body_openapi(RouteIn),
+)
+def route(
+    case_id: CaseId,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    response: Response,
+    version: Annotated[int | None, _gate(Command.ROUTE)],
+    body: Annotated[RouteIn, Depends(json_body(RouteIn))],
+) -> CommandOut:
+    result = services.complaints.route(
+        principal, case_id, version, to_unit=body.to_unit, note=body.note, assignee=body.assignee
+    )
+    return _command_out(result, response)
+
+
+@router.post(
+    "/{case_id}/follow-ups",
+    response_model=CommandOut,
+    operation_id="followUpComplaint",
+    summary="Record a follow-up action; 'request_data' pauses the SLA clock",
+    responses=ERRORS,
+    openapi_extra=body_openapi(FollowUpIn),
+)
+def follow_up(
+    case_id: CaseId,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    response: Response,
+    version: Annotated[int | None, _gate(Command.FOLLOW_UP, Command.REQUEST_DATA)],
+    body: Annotated[FollowUpIn, Depends(json_body(FollowUpIn))],
+) -> CommandOut:
+    result = services.complaints.follow_up(
+        principal, case_id, version, action=body.action, note=body.note, public=body.public
+    )
+    return _command_out(result, response)
+
+
+@router.post(
+    "/{case_id}/complainant-replies",
+    response_model=CommandOut,
+    operation_id="recordComplainantReply",
+    summary="Record the complainant's missing data, received on any channel; resumes the clock",
+    responses=ERRORS,
+    openapi_extra=body_openapi(ComplainantReplyIn),
+)
+def record_complainant_reply(
+    case_id: CaseId,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    response: Response,
+    version: Annotated[int | None, _gate(Command.RECORD_REPLY)],
+    body: Annotated[ComplainantReplyIn, Depends(json_body(ComplainantReplyIn))],
+) -> CommandOut:
+    result = services.complaints.record_complainant_reply(
+        principal, case_id, version, message=body.message
+    )
+    return _command_out(result, response)
+
+
+@router.post(
+    "/{case_id}/close",
+    response_model=CommandOut,
+    operation_id="closeComplaint",
+    summary="Close the case with an outcome and the final answer",
+    responses=ERRORS,
+    openapi_extra=body_openapi(CloseIn),
+)
+def close(
+    case_id: CaseId,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    response: Response,
+    version: Annotated[int | None, _gate(Command.CLOSE)],
+    body: Annotated[CloseIn, Depends(json_body(CloseIn))],
+) -> CommandOut:
+    result = services.complaints.close_case(
+        principal,
+        case_id,
+        version,
+        outcome=body.outcome,
+        answer=body.answer,
+        duplicate_of=body.duplicate_of,
+    )
+    return _command_out(result, response)
+
+
+@router.post(
+    "/{case_id}/reopen",
+    response_model=CommandOut,
+    operation_id="reopenComplaint",
+    summary="Reopen a closed case the complainant disputes",
+    responses=ERRORS,
+    openapi_extra=body_openapi(ReopenIn),
+)
+def reopen(
+    case_id: CaseId,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    response: Response,
+    version: Annotated[int | None, _gate(Command.REOPEN)],
+    body: Annotated[ReopenIn, Depends(json_body(ReopenIn))],
+) -> CommandOut:
+    result = services.complaints.reopen(principal, case_id, version, reason=body.reason)
+    return _command_out(result, response)
+
+
+def _complaint_out(snapshot: CaseSnapshot) -> ComplaintOut:
+    case = snapshot.case
+    reporter = case.reporter
+    following = next_due(snapshot.stages)
+    return ComplaintOut(
+        id=case.id,
+        tracking_number=display(case.tracking_number),
+        version=case.version,
+        status=case.status,
+        waiting_for_complainant=case.waiting_for_complainant,
+        kind=case.kind,
+        channel=case.channel,
+        category=case.category,
+        subject=case.subject,
+        description=case.description,
+        reporter=ReporterOut(
+            name=reporter.name,
+            email=reporter.email,
+            phone=reporter.phone,
+            address=reporter.address,
+        )
+        if reporter
+        else None,
+        anonymous=case.anonymous,
+        confidential=case.confidential,
+        needs_inspection=case.needs_inspection,
+        intake_unit=case.intake_unit,
+        handling_unit=case.handling_unit,
+        assignee=case.assignee,
+        received_at=case.received_at,
+        recorded_at=case.created_on,
+        updated_at=case.modified_on,
+        external_ref=case.external_ref,
+        policy_version=case.policy_version,
+        outcome=case.outcome,
+        answer=case.answer,
+        duplicate_of=case.duplicate_of,
+        closed_at=case.closed_at,
+        reopened_at=case.reopened_at,
+        service_levels=[
+            StageOut(
+                stage=s.stage,
+                started_at=s.started_at,
+                due_at=s.due_at,
+                state=s.state,
+                completed_at=s.completed_at,
+                time_zone=s.zone,
+            )
+            for s in snapshot.stages
+        ],
+        next_due_at=following.due_at if following else None,
+        as_of=snapshot.as_of,
+    )
+
+
+@router.get(
+    "/{case_id}",
+    response_model=ComplaintOut,
+    operation_id="getComplaint",
+    summary="The case now, loaded from its events, or as it stood at a version or time",
+    responses={k: ERRORS[k] for k in (401, 404, 422, 503)},
+)
+def get_complaint(
+    case_id: CaseId,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    response: Response,
+    as_of_version: Annotated[
+        int | None, Query(ge=1, description="Replay up to this version")
+    ] = None,
+    as_of: Annotated[
+        AwareDatetime | None, Query(description="Replay up to this recorded time (with offset)")
+    ] = None,
+) -> ComplaintOut:
+    snapshot = services.complaints.case(
+        principal, case_id, as_of_version=as_of_version, as_of=as_of
+    )
+    response.headers["ETag"] = f'"{snapshot.case.version}"'
+    return _complaint_out(snapshot)
+
+
+def _history_out(entry: HistoryEntry) -> HistoryEventOut:
+    data = jsonable_encoder(entry.data)
+    if "tracking_number" in data:
+        data["tracking_number"] = display(data["tracking_number"])
+    return HistoryEventOut(
+        version=entry.version,
+        type=entry.type,
+        occurred_at=entry.occurred_at,
+        actor={"sub": entry.actor.sub, "unit": entry.actor.unit},
+        position=entry.position,
+        data=data,
+    )
+
+
+@router.get(
+    "/{case_id}/history",
+    response_model=HistoryOut,
+    operation_id="getComplaintHistory",
+    summary="Every event of the case, oldest first, with who recorded it and when",
+    responses={k: ERRORS[k] for k in (401, 404, 503)},
+)
+def history(case_id: CaseId, principal: PrincipalDep, services: ServicesDep) -> HistoryOut:
+    return HistoryOut(
+        events=[_history_out(e) for e in services.complaints.history(principal, case_id)]
+    )

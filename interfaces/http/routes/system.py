@@ -1,0 +1,19 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from interfaces.http.deps import ServicesDep
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/healthz", operation_id="health", summary="The process is up")
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", operation_id="ready", summary="The event store answers")
+def ready(services: ServicesDep) -> dict[str, object]:
+    return {"status": "ok", "position": services.complaints.recorder.max_notification_id() or 0}

@@ -1,0 +1,211 @@
+"""Request and response bodies of the HTTP API, separate from the domain's objects."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+
+from domain.vocabulary import (
+    Category,
+    Channel,
+    FollowUpAction,
+    Kind,
+    Outcome,
+    Stage,
+    StageState,
+    Status,
+)
+
+Text = Field(min_length=1, max_length=10_000)
+
+
+class RequestBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ReporterIn(RequestBody):
+    name: str | None = Field(None, max_length=200)
+    email: EmailStr | None = Field(None, max_length=254)
+    phone: str | None = Field(None, max_length=32, pattern=r"^\+?[0-9][0-9 ()\-]{4,30}$")
+    address: str | None = Field(None, max_length=500)
+
+
+class NewComplaintIn(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "complaint",
+                    "channel": "phone",
+                    "category": "kosmetik",
+                    "subject": "Krim pemutih tanpa izin edar",
+                    "description": "Pelapor membeli krim pemutih di pasar tanpa nomor notifikasi"
+                    " BPOM dan mengalami iritasi kulit.",
+                    "reporter": {
+                        "name": "Siti Rahma",
+                        "email": "siti@example.id",
+                        "phone": "+62 812 3456 7890",
+                        "address": "Jl. Merdeka 1, Jakarta",
+                    },
+                    "anonymous": False,
+                    "confidential": False,
+                    "needs_inspection": True,
+                    "intake_unit": "ULPK-PUSAT",
+                }
+            ]
+        }
+    )
+
+    kind: Kind
+    channel: Channel
+    category: Category
+    subject: str = Field(min_length=1, max_length=200)
+    description: str = Text
+    reporter: ReporterIn | None = None
+    anonymous: bool = False
+    confidential: bool = False
+    needs_inspection: bool = False
+    intake_unit: str = Field(min_length=1, max_length=64)
+    received_at: AwareDatetime | None = Field(
+        None, description="When it actually arrived, if earlier than now (back-dated intake)"
+    )
+    external_ref: str | None = Field(None, max_length=128)
+
+
+class AcknowledgeIn(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"message": "Pengaduan Anda telah kami terima dan sedang ditelaah."}]
+        }
+    )
+    message: str = Text
+
+
+class RouteIn(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"to_unit": "BBPOM-JAKARTA", "note": "Mohon pemeriksaan sarana."}]
+        }
+    )
+    to_unit: str = Field(min_length=1, max_length=64)
+    note: str = Text
+    assignee: str | None = Field(None, max_length=128)
+
+
+class FollowUpIn(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"action": "inspection", "note": "Pemeriksaan toko dijadwalkan.", "public": True}
+            ]
+        }
+    )
+    action: FollowUpAction
+    note: str = Text
+    public: bool = False
+
+
+class ComplainantReplyIn(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"message": "Pelapor mengirim foto kemasan via telepon."}]}
+    )
+    message: str = Text
+
+
+class CloseIn(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"outcome": "answered", "answer": "Produk tersebut tidak terdaftar..."}]
+        }
+    )
+    outcome: Outcome
+    answer: str = Text
+    duplicate_of: UUID | None = Field(None, description="Required when outcome is 'duplicate'")
+
+
+class ReopenIn(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "Pelapor keberatan atas jawaban."}]}
+    )
+    reason: str = Text
+
+
+class CommandOut(BaseModel):
+    id: UUID
+    status: Status
+    version: int
+    position: int = Field(description="The event's place in the global log (read-your-writes)")
+
+
+class CreatedOut(CommandOut):
+    tracking_number: str
+
+
+class ReporterOut(BaseModel):
+    name: str | None
+    email: str | None
+    phone: str | None
+    address: str | None
+
+
+class StageOut(BaseModel):
+    stage: Stage
+    started_at: datetime
+    due_at: datetime = Field(description="Last instant of the due working day, unit's local time")
+    state: StageState
+    completed_at: datetime | None
+    time_zone: str
+
+
+class ComplaintOut(BaseModel):
+    id: UUID
+    tracking_number: str
+    version: int
+    status: Status
+    waiting_for_complainant: bool
+    kind: Kind
+    channel: Channel
+    category: Category
+    subject: str
+    description: str
+    reporter: ReporterOut | None
+    anonymous: bool
+    confidential: bool
+    needs_inspection: bool
+    intake_unit: str
+    handling_unit: str
+    assignee: str | None
+    received_at: datetime
+    recorded_at: datetime
+    updated_at: datetime
+    external_ref: str | None
+    policy_version: int
+    outcome: Outcome | None
+    answer: str | None
+    duplicate_of: UUID | None
+    closed_at: datetime | None
+    reopened_at: datetime | None
+    service_levels: list[StageOut]
+    next_due_at: datetime | None
+    as_of: datetime = Field(description="The instant the stage states were evaluated at")
+
+
+class ActorOut(BaseModel):
+    sub: str
+    unit: str | None
+
+
+class HistoryEventOut(BaseModel):
+    version: int
+    type: str
+    occurred_at: datetime = Field(description="When the event was recorded")
+    actor: ActorOut
+    position: int | None
+    data: dict[str, Any]
+
+
+class HistoryOut(BaseModel):
+    events: list[HistoryEventOut]

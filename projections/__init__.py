@@ -1,0 +1,1 @@
+"""Read models built from the Complaints event log (queues, SLA alerts, audit trail, monev)."""
