@@ -69,16 +69,11 @@ def parse_if_match(value: str | None) -> int | None:
     return int(match.group(1) or match.group(2))
 
 
-def if_match(
-    if_match: Annotated[
-        str | None,
-        Header(alias="If-Match", description='The case version you act on, e.g. "3"'),
-    ] = None,
-) -> int | None:
-    return parse_if_match(if_match)
-
-
-IfMatchDep = Annotated[int | None, Depends(if_match)]
+# The raw header: the route parses it with ``parse_if_match`` only after the 404 and 403 checks.
+IfMatchDep = Annotated[
+    str | None,
+    Header(alias="If-Match", description='The case version you act on, e.g. "3"'),
+]
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -6,7 +6,15 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from domain.vocabulary import (
     Category,
@@ -123,7 +131,20 @@ class CloseIn(RequestBody):
     )
     outcome: Outcome
     answer: str = Text
-    duplicate_of: UUID | None = Field(None, description="Required when outcome is 'duplicate'")
+    duplicate_of: UUID | None = Field(
+        None, description="Required when outcome is 'duplicate'", validate_default=True
+    )
+
+    @field_validator("duplicate_of")
+    @classmethod
+    def _only_with_duplicate(cls, value: UUID | None, info: ValidationInfo) -> UUID | None:
+        """A body-only rule, so it is a 422 whatever the case's status (422 comes before 409)."""
+        outcome = info.data.get("outcome")
+        if outcome == Outcome.DUPLICATE and value is None:
+            raise ValueError("required when the outcome is 'duplicate'")
+        if outcome is not None and outcome != Outcome.DUPLICATE and value is not None:
+            raise ValueError("only allowed when the outcome is 'duplicate'")
+        return value
 
 
 class ReopenIn(RequestBody):

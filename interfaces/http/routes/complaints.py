@@ -14,6 +14,7 @@ from pydantic import AwareDatetime
 
 from application.access import Command
 from application.complaints import CaseSnapshot, CommandResult, HistoryEntry, NewCase
+from application.errors import VersionConflict
 from domain.service_levels import next_due
 from domain.tracking_number import display
 from domain.values import Reporter
@@ -23,7 +24,9 @@ from interfaces.http.deps import (
     ServicesDep,
     body_openapi,
     json_body,
+    parse_if_match,
 )
+from interfaces.http.problems import Problem
 from interfaces.http.schemas import (
     AcknowledgeIn,
     CloseIn,
@@ -68,9 +71,23 @@ def _gate(*commands: Command):  # type: ignore[no-untyped-def]
     """Dependency: the 404/403/428/412 checks of a command, before its body is read."""
 
     def check(
-        case_id: CaseId, principal: PrincipalDep, services: ServicesDep, version: IfMatchDep
+        case_id: CaseId,
+        principal: PrincipalDep,
+        services: ServicesDep,
+        if_match: IfMatchDep = None,
     ) -> int | None:
-        services.complaints.authorize(principal, case_id, commands, version)
+        try:
+            version, malformed = parse_if_match(if_match), None
+        except Problem as error:
+            # Still a 412, but not before 404/403: no case has version 0, so authorize
+            # answers those first and otherwise fails the version check.
+            version, malformed = 0, error
+        try:
+            services.complaints.authorize(principal, case_id, commands, version)
+        except VersionConflict:
+            if malformed is not None:
+                raise malformed from None
+            raise
         return version
 
     return Depends(check)
