@@ -131,3 +131,16 @@ def may_issue(principal: Principal, command: Command, case: Complaint) -> bool:
     if not case.allows(machine_command):
         return True
     return any(statuses is None or case.status in statuses for statuses in grants)
+
+
+READERS = CASE_ROLES | {Role.AUDITOR}
+
+
+def may_read_unit(principal: Principal, unit: str) -> bool:
+    """Queues, alerts and reports of a unit: its officers, and agency-wide readers."""
+    return principal.has(*READERS) and principal.serves(unit)
+
+
+def sees_restricted(principal: Principal) -> bool:
+    """Whether WBS and staff-ethics cases show in the caller's lists."""
+    return principal.has(*RESTRICTED_ROLES)

@@ -148,6 +148,13 @@ class Complaints(Application):
         self.positions = positions(self.recorder)
         self._in_flight: set[UUID] = set()
         self._in_flight_lock = threading.Lock()
+        self.saved_listeners: list[Callable[[int], None]] = []
+
+    def _notify(self, recordings: list[Any]) -> None:
+        """Tell in-process listeners (read-model workers) that the log has grown."""
+        if recordings:
+            for listener in self.saved_listeners:
+                listener(recordings[-1].notification.id)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

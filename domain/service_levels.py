@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from domain.calendar import (
     WorkingCalendar,
@@ -185,3 +186,22 @@ def next_due(stages: list[StageStatus]) -> StageStatus | None:
     """The open stage due first, for queues and alerts."""
     open_stages = [s for s in stages if s.completed_at is None]
     return min(open_stages, key=lambda s: s.due_at, default=None)
+
+
+def due_soon_from(due_at: datetime, calendar: WorkingCalendar, zone: str) -> datetime:
+    """The first instant a stage due at ``due_at`` has one working day or less left.
+
+    ``_stage`` calls a stage due soon when at most one working day lies in (today, due day];
+    this is the start of the earliest local day for which that holds, so a timer can wait for it.
+    """
+    due_day = local_day(due_at, zone)
+    day = due_day
+    for _ in range(MAX_LOOKBACK_DAYS):
+        earlier = day - timedelta(days=1)
+        if working_days_between(earlier, due_day, calendar, zone) > 1:
+            break
+        day = earlier
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(zone))
+
+
+MAX_LOOKBACK_DAYS = 60

@@ -24,7 +24,8 @@ def event_store_env(settings: Settings) -> dict[str, str]:
         path.parent.mkdir(parents=True, exist_ok=True)
         return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)}
     parts = urlsplit(url)
-    return {
+    schema = {"POSTGRES_SCHEMA": settings.postgres_schema} if settings.postgres_schema else {}
+    return schema | {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": parts.path.lstrip("/"),
         "POSTGRES_HOST": parts.hostname or "127.0.0.1",
@@ -97,3 +98,12 @@ def positions_for(recorder: Recorder) -> Positions:
     if isinstance(recorder, POPOApplicationRecorder):
         return ScanPositions(recorder)
     raise TypeError(f"no positions for {type(recorder).__name__}")
+
+
+def read_database_path(settings: Settings) -> Path | None:
+    """The SQLite file of the read models, beside the event store's; None on PostgreSQL."""
+    url = settings.database_url
+    if not url.startswith("sqlite:///"):
+        return None
+    path = Path(url.removeprefix("sqlite:///"))
+    return path.with_name(f"{path.stem}-read{path.suffix or '.db'}")

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     postgres_max_overflow: int = 10
     postgres_connect_timeout: int = 5
     postgres_lock_timeout: int = 5
+    postgres_schema: str | None = None
+
+    background: bool = True
+    projection_poll_seconds: float = 1.0
+    projection_batch_size: int = 2000
+    read_wait_seconds: float = 5.0
 
     @field_validator("database_url")
     @classmethod

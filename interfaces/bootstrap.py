@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -17,12 +18,25 @@ from application.complaints import Complaints
 from application.ports import Clock
 from infrastructure.calendars import HolidayCalendars
 from infrastructure.clock import SystemClock, SystemRandomness
-from infrastructure.persistence import event_store_env, positions_for
+from infrastructure.event_log import (
+    ApplicationLog,
+    LocalLocks,
+    PostgresListener,
+    PostgresLocks,
+)
+from infrastructure.metrics import Metrics
+from infrastructure.persistence import event_store_env, positions_for, read_database_path
+from infrastructure.read_models import Catalog, CatalogReadSide, SqlView
+from infrastructure.readstore import PostgresReadDatabase, ReadDatabase, SQLiteReadDatabase
 from infrastructure.reference_data import PolicyBook, shipped_units
 from infrastructure.settings import Settings
 from infrastructure.tokens import SharedSecretTokens
+from infrastructure.views.queues import SqlQueueView
+from infrastructure.workers import PeriodicJobs, ReadModelWorker
 from interfaces.http.app import create_app
 from interfaces.http.deps import Services
+from projections.queues.projection import QueueProjection
+from projections.runner import Projection, Ticker
 
 log = logging.getLogger("aduan")
 
@@ -38,6 +52,15 @@ class Container:
     tokens: SharedSecretTokens
     fingerprint_key: bytes
     generated_dev_secret: bool
+    clock: Clock
+    read_db: ReadDatabase
+    catalog: Catalog
+    projections: dict[str, Projection[Any]]
+    metrics: Metrics
+    ticker: Ticker
+    worker: ReadModelWorker | None = None
+    jobs: PeriodicJobs | None = None
+    listener: PostgresListener | None = None
 
     def http_app(self) -> FastAPI:
         return create_app(
@@ -46,13 +69,60 @@ class Container:
                 authenticator=self.tokens,
                 max_body_bytes=self.settings.max_body_bytes,
                 fingerprint_key=self.fingerprint_key,
+                read_side=CatalogReadSide(self.catalog),
+                clock=self.clock,
+                metrics=self.metrics.exposition,
+                wait_seconds=self.settings.read_wait_seconds,
             )
         )
+
+    def event_log(self) -> ApplicationLog:
+        return ApplicationLog(self.complaints)
+
+    def locks(self) -> PostgresLocks | LocalLocks:
+        if isinstance(self.read_db, PostgresReadDatabase):
+            return PostgresLocks(self.read_db)
+        return LocalLocks()
+
+    def start_background(self, only: list[str] | None = None) -> None:
+        """Run the read models (and, later, the timers) in this process's threads."""
+        chosen = {n: p for n, p in self.projections.items() if not only or n in only}
+        unknown = sorted(set(only or ()) - set(self.projections))
+        if unknown:
+            raise ValueError(
+                f"no background work named {unknown}; known: {sorted(self.projections)}"
+            )
+        locks = self.locks()
+        self.worker = ReadModelWorker(
+            self.catalog,
+            chosen,
+            self.event_log(),
+            locks,
+            self.ticker,
+            self.metrics,
+            poll_seconds=self.settings.projection_poll_seconds,
+            batch_size=self.settings.projection_batch_size,
+        )
+        self.complaints.saved_listeners.append(lambda _: self.ticker.wake())
+        if isinstance(self.read_db, PostgresReadDatabase):
+            self.listener = PostgresListener(self.complaints, self.read_db, self.ticker.wake)
+            self.listener.start()
+        self.worker.start()
+        self.jobs = PeriodicJobs([], locks)
+        self.jobs.start()
+
+    def stop_background(self) -> None:
+        for part in (self.jobs, self.worker, self.listener):
+            if part is not None:
+                part.stop()
+        self.jobs = self.worker = self.listener = None
 
     def development_token(self) -> str:
         return self.tokens.issue("dev", [r.value for r in DEV_ROLES], ["*"])
 
     def close(self) -> None:
+        self.stop_background()
+        self.read_db.close()
         self.complaints.close()
 
 
@@ -100,13 +170,47 @@ def bootstrap(
         root_secret.encode(), b"aduan:idempotency-fingerprint", hashlib.sha256
     ).digest()
     env = event_store_env(settings) | dict(env_overrides or {})
+    clock = clock or SystemClock()
+    units = shipped_units()
+    policies = PolicyBook.shipped()
+    calendars = HolidayCalendars()
     complaints = Complaints(
         env,
-        clock=clock or SystemClock(),
+        clock=clock,
         randomness=SystemRandomness(),
-        units=shipped_units(),
-        policies=PolicyBook.shipped(),
-        calendars=HolidayCalendars(),
+        units=units,
+        policies=policies,
+        calendars=calendars,
         positions=positions_for,
     )
-    return Container(settings, complaints, tokens, fingerprint_key, generated)
+    read_db = _read_database(settings, env.get("POSTGRES_SCHEMA"))
+    read_models: dict[str, tuple[Projection[Any], type[SqlView]]] = {
+        "queues": (QueueProjection(policies.get, calendars.calendar, units.zone_of), SqlQueueView),
+    }
+    catalog = Catalog(read_db, {name: (p.version, view) for name, (p, view) in read_models.items()})
+    return Container(
+        settings,
+        complaints,
+        tokens,
+        fingerprint_key,
+        generated,
+        clock,
+        read_db,
+        catalog,
+        {name: p for name, (p, _) in read_models.items()},
+        Metrics(),
+        Ticker(),
+    )
+
+
+def _read_database(settings: Settings, schema: str | None) -> ReadDatabase:
+    path = read_database_path(settings)
+    if path is not None:
+        return SQLiteReadDatabase(path)
+    url = settings.database_url.replace("postgres://", "postgresql://", 1)
+    return PostgresReadDatabase(
+        url,
+        schema=schema,
+        max_size=max(2, settings.postgres_pool_size),
+        connect_timeout=settings.postgres_connect_timeout,
+    )

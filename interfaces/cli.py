@@ -18,6 +18,8 @@ cli = typer.Typer(
 )
 case_cli = typer.Typer(help="Read cases", no_args_is_help=True)
 cli.add_typer(case_cli, name="case")
+projections_cli = typer.Typer(help="Read models: status and rebuilds", no_args_is_help=True)
+cli.add_typer(projections_cli, name="projections")
 console = Console()
 
 
@@ -37,8 +39,105 @@ def serve(
     if container.generated_dev_secret:
         console.print("Development token (all units; intake, technical, unit head):")
         print(container.development_token(), flush=True)
+    if not api_only:
+        container.start_background()
     try:
         uvicorn.run(app, host=host, port=port, log_level="info")
+    finally:
+        container.close()
+
+
+@cli.command()
+def work(
+    only: Annotated[
+        list[str] | None, typer.Option(help="Run only this background job; repeat for several")
+    ] = None,
+) -> None:
+    """Run the background work alone (read models, timers), until interrupted."""
+    import signal
+    import threading
+
+    container = bootstrap()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        container.start_background(only)
+    except ValueError as error:
+        container.close()
+        raise typer.BadParameter(str(error)) from error
+    console.print(f"aduan work: {', '.join(only or container.projections)} (Ctrl-C to stop)")
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        container.close()
+
+
+@projections_cli.command("status")
+def projections_status() -> None:
+    """Each read model's builds: position, lag behind the log, live or building."""
+    container = bootstrap()
+    try:
+        head = container.event_log().head()
+        table = Table(title=f"Read models (log head {head})")
+        for column in (
+            "read model",
+            "generation",
+            "version",
+            "position",
+            "lag",
+            "state",
+            "updated",
+        ):
+            table.add_column(column)
+        for name in container.projections:
+            container.catalog.target(name)
+            for build in container.catalog.builds(name):
+                table.add_row(
+                    build.name,
+                    str(build.generation),
+                    str(build.version),
+                    str(build.position),
+                    str(max(head - build.position, 0)),
+                    "live" if build.live else "building",
+                    build.updated_at.isoformat(timespec="seconds") if build.updated_at else "",
+                )
+        console.print(table)
+    finally:
+        container.close()
+
+
+@projections_cli.command("rebuild")
+def projections_rebuild(
+    name: Annotated[str | None, typer.Argument(help="One read model (default: all)")] = None,
+) -> None:
+    """Build read models afresh beside the live ones, then switch over (no downtime)."""
+    from rich.progress import Progress
+
+    from interfaces.rebuild import rebuild
+
+    container = bootstrap()
+    try:
+        names = [name] if name else list(container.projections)
+        unknown = [n for n in names if n not in container.projections]
+        if unknown:
+            raise typer.BadParameter(
+                f"unknown read model {unknown}; known: {sorted(container.projections)}"
+            )
+        with Progress(console=console) as progress:
+            for chosen in names:
+                head = container.event_log().head()
+                task = progress.add_task(f"rebuilding {chosen}", total=max(head, 1))
+                stats = rebuild(
+                    container, chosen, lambda p, t=task: progress.update(t, completed=p)
+                )
+                progress.update(task, completed=max(head, 1))
+                console.print(
+                    f"{chosen}: {stats.events} events in {stats.seconds:.1f} s "
+                    f"({stats.rate:,.0f} events/s), generation {stats.generation} is live"
+                )
     finally:
         container.close()
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from interfaces.http import problems
 from interfaces.http.deps import Services
-from interfaces.http.routes import complaints, system
+from interfaces.http.routes import complaints, queues, system
 from interfaces.http.schemas import (
     AcknowledgeIn,
     CloseIn,
@@ -94,6 +94,7 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     problems.install(app)
     app.include_router(complaints.router)
+    app.include_router(queues.router)
     app.include_router(system.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

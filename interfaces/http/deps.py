@@ -8,14 +8,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 from pydantic import BaseModel, ValidationError
 
 from application.access import Principal
 from application.complaints import Complaints
 from application.errors import AuthenticationFailed
-from application.ports import Authenticator
+from application.ports import Authenticator, Clock
 from interfaces.http.problems import Problem, field_errors, invalid
+from projections.read_side import ReadSide, wait_for
 
 M = TypeVar("M", bound=BaseModel)
 _ETAG = re.compile(r'^"(\d{1,18})"$|^(\d{1,18})$')
@@ -29,6 +30,10 @@ class Services:
     authenticator: Authenticator
     max_body_bytes: int
     fingerprint_key: bytes
+    read_side: ReadSide
+    clock: Clock
+    metrics: Callable[[], bytes]
+    wait_seconds: float = 5.0
 
 
 def services(request: Request) -> Services:
@@ -142,3 +147,29 @@ def body_openapi(model: type[BaseModel]) -> dict[str, Any]:
             },
         }
     }
+
+
+def caught_up(*names: str):  # type: ignore[no-untyped-def]
+    """Dependency: with ``?after_position=P``, answer only once the read models reached P."""
+
+    def wait(
+        services: ServicesDep,
+        after_position: Annotated[
+            int | None,
+            Query(ge=0, description="Answer only once the read model has taken in this position"),
+        ] = None,
+    ) -> None:
+        if after_position is None:
+            return
+        for name in names:
+            if not wait_for(services.read_side, name, after_position, services.wait_seconds):
+                raise Problem(
+                    504,
+                    "read-model-behind",
+                    "Read model still catching up",
+                    f"the {name} read model did not reach position {after_position} within "
+                    f"{services.wait_seconds:g} s; retry",
+                    headers={"Retry-After": "1"},
+                )
+
+    return Depends(wait)

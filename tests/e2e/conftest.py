@@ -42,27 +42,38 @@ class Api:
         return self.container.complaints.recorder.max_notification_id() or 0
 
 
-def _api(settings: Settings, overrides: dict[str, str] | None) -> Iterator[Api]:
+def _api(settings: Settings) -> Iterator[Api]:
     clock = ManualClock(MONDAY)
-    container = bootstrap(settings, clock=clock, env_overrides=overrides)
-    with TestClient(container.http_app(), raise_server_exceptions=False) as client:
-        yield Api(client, container, clock)
-    container.close()
+    container = bootstrap(settings, clock=clock)
+    container.start_background()
+    try:
+        with TestClient(container.http_app(), raise_server_exceptions=False) as client:
+            yield Api(client, container, clock)
+    finally:
+        container.close()
 
 
 @pytest.fixture
 def api(postgres_url: str, postgres_schema: str, tmp_path: Path) -> Iterator[Api]:
     """The service on PostgreSQL."""
     settings = Settings(
-        database_url=postgres_url, jwt_secret=SECRET, var_dir=tmp_path, postgres_pool_size=2
+        database_url=postgres_url,
+        jwt_secret=SECRET,
+        var_dir=tmp_path,
+        postgres_pool_size=2,
+        postgres_schema=postgres_schema,
+        projection_poll_seconds=0.2,
     )
-    yield from _api(settings, {"POSTGRES_SCHEMA": postgres_schema})
+    yield from _api(settings)
 
 
 @pytest.fixture
 def sqlite_api(tmp_path: Path) -> Iterator[Api]:
     """The service on its embedded default, a SQLite file."""
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/aduan.db", jwt_secret=SECRET, var_dir=tmp_path
+        database_url=f"sqlite:///{tmp_path}/aduan.db",
+        jwt_secret=SECRET,
+        var_dir=tmp_path,
+        projection_poll_seconds=0.2,
     )
-    yield from _api(settings, None)
+    yield from _api(settings)

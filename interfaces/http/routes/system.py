@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from interfaces.http.deps import ServicesDep
 
@@ -17,3 +17,10 @@ def health() -> dict[str, str]:
 @router.get("/readyz", operation_id="ready", summary="The event store answers")
 def ready(services: ServicesDep) -> dict[str, object]:
     return {"status": "ok", "position": services.complaints.recorder.max_notification_id() or 0}
+
+
+@router.get(
+    "/metrics", operation_id="metrics", summary="Prometheus metrics", include_in_schema=True
+)
+def metrics(services: ServicesDep) -> Response:
+    return Response(services.metrics(), media_type="text/plain; version=0.0.4; charset=utf-8")

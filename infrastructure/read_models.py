@@ -1,0 +1,235 @@
+"""Builds of read models: versioned tables, their positions, and the switch-over to a new build.
+
+Each read model is built into tables of its own generation (``rm_<name>_<table>_g<N>``). A
+build's position lives in ``aduan_read_models`` and is written in the same transaction as its
+rows. A new version of a projection, or ``aduan projections rebuild``, starts a new generation
+beside the live one; queries keep reading the live one until the new build reaches the head of
+the log, then it becomes live and the old tables are dropped: no downtime.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from infrastructure.readstore import Cursor, ReadDatabase
+
+REGISTRY = "aduan_read_models"
+
+
+class StalePosition(RuntimeError):
+    """Another worker already committed past this batch: it is rolled back, not applied twice."""
+
+
+class SqlView:
+    """Base of the SQL views: tables of one generation, and the tracking position."""
+
+    name: ClassVar[str]
+    tables: ClassVar[dict[str, str]]  # table -> column definitions and indexes ("{t}" = table)
+
+    def __init__(self, db: ReadDatabase, generation: int) -> None:
+        self.db = db
+        self.generation = generation
+
+    def t(self, table: str) -> str:
+        return f"rm_{self.name}_{table}_g{self.generation}"
+
+    def create(self, cursor: Cursor) -> None:
+        for table, ddl in self.tables.items():
+            for statement in ddl.split(";"):
+                if statement.strip():
+                    cursor.execute(statement.format(t=self.t(table)))
+
+    def drop(self, cursor: Cursor) -> None:
+        for table in self.tables:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.t(table)}")
+
+    def position(self) -> int:
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                f"SELECT position FROM {REGISTRY} WHERE name = %s AND generation = %s",
+                (self.name, self.generation),
+            )
+            row = cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    def commit(self, changes: Any, position: int) -> None:
+        with self.db.transaction() as cursor:
+            if changes is not None:
+                self.write(cursor, changes)
+            cursor.execute(
+                f"UPDATE {REGISTRY} SET position = %s, updated_at = %s "
+                "WHERE name = %s AND generation = %s AND position < %s",
+                (position, datetime.now(UTC), self.name, self.generation, position),
+            )
+            if cursor.rowcount != 1:
+                raise StalePosition(f"{self.name} g{self.generation} is already past {position}")
+
+    def write(self, cursor: Cursor, changes: Any) -> None:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Build:
+    name: str
+    generation: int
+    version: int
+    position: int
+    live: bool
+    updated_at: datetime | None
+
+
+ViewFactory = Callable[[ReadDatabase, int], SqlView]
+
+
+class Catalog:
+    """Which generation of each read model is live, and which one the workers build."""
+
+    def __init__(
+        self,
+        db: ReadDatabase,
+        views: dict[str, tuple[int, ViewFactory]],
+        *,
+        live_cache_seconds: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.views = views
+        self._live: dict[str, tuple[float, SqlView]] = {}
+        self._cache_seconds = live_cache_seconds
+        self._lock = threading.Lock()
+        with db.transaction() as cursor:
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {REGISTRY} ("
+                "name TEXT NOT NULL, generation INTEGER NOT NULL, version INTEGER NOT NULL, "
+                "position BIGINT NOT NULL DEFAULT 0, live BOOLEAN NOT NULL DEFAULT FALSE, "
+                "updated_at TIMESTAMPTZ, PRIMARY KEY (name, generation))"
+            )
+
+        for name in views:
+            self.target(name)
+
+    def _lock_registry(self, cursor: Cursor) -> None:
+        """Serialise changes of builds across processes (SQLite's write lock already does)."""
+        if self.db.dialect == "postgresql":
+            cursor.execute(f"LOCK TABLE {REGISTRY} IN SHARE ROW EXCLUSIVE MODE")
+
+    def builds(self, name: str | None = None) -> list[Build]:
+        with self.db.transaction() as cursor:
+            where = "WHERE name = %s " if name else ""
+            cursor.execute(
+                "SELECT name, generation, version, position, live, updated_at "
+                f"FROM {REGISTRY} {where}ORDER BY name, generation",
+                (name,) if name else (),
+            )
+            rows = cursor.fetchall()
+        return [Build(r[0], r[1], r[2], int(r[3]), bool(r[4]), r[5]) for r in rows]
+
+    def target(self, name: str) -> SqlView:
+        """The build workers should bring up to the head: the newest of the current version.
+
+        Starts one when there is none (live at once when nothing else is live).
+        """
+        version, factory = self.views[name]
+        with self.db.transaction() as cursor:
+            self._lock_registry(cursor)
+            cursor.execute(
+                f"SELECT generation, version, live FROM {REGISTRY} WHERE name = %s "
+                "ORDER BY generation DESC",
+                (name,),
+            )
+            rows = cursor.fetchall()
+            if rows and rows[0][1] == version:
+                return factory(self.db, rows[0][0])
+            generation = rows[0][0] + 1 if rows else 1
+            view = factory(self.db, generation)
+            view.create(cursor)
+            live = not any(r[2] for r in rows)
+            cursor.execute(
+                f"INSERT INTO {REGISTRY} (name, generation, version, position, live, updated_at) "
+                "VALUES (%s, %s, %s, 0, %s, %s)",
+                (name, generation, version, live, datetime.now(UTC)),
+            )
+            return view
+
+    def start_rebuild(self, name: str) -> SqlView:
+        """A fresh generation of the current version, built beside the live one."""
+        version, factory = self.views[name]
+        with self.db.transaction() as cursor:
+            self._lock_registry(cursor)
+            cursor.execute(f"SELECT MAX(generation) FROM {REGISTRY} WHERE name = %s", (name,))
+            row = cursor.fetchone()
+            generation = (row[0] or 0) + 1 if row else 1
+            view = factory(self.db, generation)
+            view.create(cursor)
+            cursor.execute(
+                f"INSERT INTO {REGISTRY} (name, generation, version, position, live, updated_at) "
+                "VALUES (%s, %s, %s, 0, FALSE, %s)",
+                (name, generation, version, datetime.now(UTC)),
+            )
+        return view
+
+    def promote(self, view: SqlView) -> None:
+        """Make ``view``'s generation live and drop every other generation of its read model."""
+        _, factory = self.views[view.name]
+        with self.db.transaction() as cursor:
+            self._lock_registry(cursor)
+            cursor.execute(
+                f"SELECT generation FROM {REGISTRY} WHERE name = %s AND generation <> %s",
+                (view.name, view.generation),
+            )
+            others = [r[0] for r in cursor.fetchall()]
+            cursor.execute(
+                f"UPDATE {REGISTRY} SET live = (generation = %s) WHERE name = %s",
+                (view.generation, view.name),
+            )
+            for generation in others:
+                factory(self.db, generation).drop(cursor)
+            cursor.execute(
+                f"DELETE FROM {REGISTRY} WHERE name = %s AND generation <> %s",
+                (view.name, view.generation),
+            )
+        with self._lock:
+            self._live.pop(view.name, None)
+
+    def is_live(self, view: SqlView) -> bool:
+        return any(b.live for b in self.builds(view.name) if b.generation == view.generation)
+
+    def live(self, name: str) -> SqlView:
+        """The view queries read (cached for a moment; a switch-over shows within a second)."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._live.get(name)
+            if cached is not None and now - cached[0] < self._cache_seconds:
+                return cached[1]
+        live = [b for b in self.builds(name) if b.live]
+        view = self.views[name][1](self.db, live[0].generation) if live else self.target(name)
+        with self._lock:
+            self._live[name] = (now, view)
+        return view
+
+
+def rows_in(
+    db: ReadDatabase, cursor: Cursor, table: str, column: str, values: Sequence[Any], columns: str
+) -> list[tuple[Any, ...]]:
+    if not values:
+        return []
+    condition, params = db.any_of(column, values)
+    cursor.execute(f"SELECT {columns} FROM {table} WHERE {condition}", params)
+    return cursor.fetchall()
+
+
+class CatalogReadSide:
+    """The query side's access to the live SQL views."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def view(self, name: str) -> SqlView:
+        return self.catalog.live(name)
+
+    def names(self) -> list[str]:
+        return sorted(self.catalog.views)

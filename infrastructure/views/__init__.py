@@ -1,0 +1,1 @@
+"""The SQL views of the read models (PostgreSQL and SQLite)."""

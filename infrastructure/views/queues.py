@@ -1,0 +1,105 @@
+"""The queue view in SQL."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Collection
+from typing import Any
+from uuid import UUID
+
+from domain.complaint import Complaint
+from infrastructure.read_models import SqlView, rows_in
+from infrastructure.readstore import Cursor
+from projections.queues.view import QueueChanges, QueueItem, QueueQuery
+
+COLUMNS = (
+    "id, tracking_number, status, kind, category, channel, subject, received_at, intake_unit, "
+    "handling_unit, assignee, restricted, confidential, waiting_for_complainant, next_stage, "
+    "next_due_at, next_due_soon_at, version"
+)
+_NAMES = [c.strip() for c in COLUMNS.split(",")]
+
+
+class SqlQueueView(SqlView):
+    name = "queues"
+    tables = {
+        "items": (
+            "CREATE TABLE {t} (id UUID PRIMARY KEY, tracking_number TEXT NOT NULL, "
+            "status TEXT NOT NULL, kind TEXT NOT NULL, category TEXT NOT NULL, "
+            "channel TEXT NOT NULL, subject TEXT NOT NULL, received_at TIMESTAMPTZ NOT NULL, "
+            "intake_unit TEXT NOT NULL, handling_unit TEXT NOT NULL, assignee TEXT, "
+            "restricted BOOLEAN NOT NULL, confidential BOOLEAN NOT NULL, "
+            "waiting_for_complainant BOOLEAN NOT NULL, next_stage TEXT, "
+            "next_due_at TIMESTAMPTZ, next_due_soon_at TIMESTAMPTZ, version INTEGER NOT NULL, "
+            "sort_key BIGINT NOT NULL, state BYTEA NOT NULL);"
+            "CREATE INDEX {t}_unit ON {t} (handling_unit, status, sort_key, id)"
+        ),
+    }
+
+    def case_states(self, ids: Collection[UUID]) -> dict[UUID, Complaint]:
+        with self.db.transaction() as cursor:
+            rows = rows_in(self.db, cursor, self.t("items"), "id", list(ids), "id, state")
+        return {_uuid(r[0]): pickle.loads(bytes(r[1])) for r in rows}
+
+    def write(self, cursor: Cursor, changes: QueueChanges) -> None:
+        rows = []
+        for case_id, item in changes.items.items():
+            state = pickle.dumps(changes.states[case_id], protocol=pickle.HIGHEST_PROTOCOL)
+            rows.append([getattr(item, n) for n in _NAMES] + [item.sort_key, state])
+        if not rows:
+            return
+        updates = ", ".join(f"{n} = excluded.{n}" for n in [*_NAMES[1:], "sort_key", "state"])
+        marks = ", ".join("%s" for _ in range(len(_NAMES) + 2))
+        cursor.executemany(
+            f"INSERT INTO {self.t('items')} ({COLUMNS}, sort_key, state) VALUES ({marks}) "
+            f"ON CONFLICT (id) DO UPDATE SET {updates}",
+            rows,
+        )
+
+    def items(self, ids: Collection[UUID]) -> dict[UUID, QueueItem]:
+        with self.db.transaction() as cursor:
+            rows = rows_in(self.db, cursor, self.t("items"), "id", list(ids), COLUMNS)
+        return {item.id: item for item in map(_item, rows)}
+
+    def page(self, query: QueueQuery) -> list[QueueItem]:
+        statuses, status_params = self.db.any_of("status", sorted(query.statuses))
+        where = ["handling_unit = %s", statuses]
+        params: list[Any] = [query.unit, *status_params]
+        if not query.include_restricted:
+            where.append("restricted = %s")
+            params.append(False)
+        if query.assignee is not None:
+            where.append("assignee = %s")
+            params.append(query.assignee)
+        if query.after is not None:
+            where.append("(sort_key > %s OR (sort_key = %s AND id > %s))")
+            params += [query.after[0], query.after[0], query.after[1]]
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                f"SELECT {COLUMNS} FROM {self.t('items')} WHERE {' AND '.join(where)} "
+                "ORDER BY sort_key, id LIMIT %s",
+                [*params, query.limit],
+            )
+            return [_item(r) for r in cursor.fetchall()]
+
+    def counts(self, unit: str, include_restricted: bool) -> dict[str, int]:
+        where = "handling_unit = %s" + ("" if include_restricted else " AND restricted = %s")
+        params: list[Any] = [unit] if include_restricted else [unit, False]
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                f"SELECT status, COUNT(*) FROM {self.t('items')} WHERE {where} GROUP BY status",
+                params,
+            )
+            return {r[0]: int(r[1]) for r in cursor.fetchall()}
+
+
+def _uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
+def _item(row: tuple[Any, ...]) -> QueueItem:
+    data = dict(zip(_NAMES, row, strict=True))
+    data["id"] = _uuid(data["id"])
+    for flag in ("restricted", "confidential", "waiting_for_complainant"):
+        data[flag] = bool(data[flag])
+    return QueueItem(**data)

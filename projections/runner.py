@@ -1,0 +1,236 @@
+"""Running read models: read the log in batches, apply them, commit rows and position together.
+
+A projection turns a batch of logged events into changes; its view writes those changes and the
+position of the batch's last event in one transaction. The position advances past events the
+projection ignores, so waiting for any position never hangs, and a crash at any point resumes
+after the last committed batch with no duplicate and no gap.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+from uuid import UUID
+
+log = logging.getLogger("aduan.projections")
+
+V = TypeVar("V", bound="View")
+C = TypeVar("C")
+
+
+class LoggedEvent:
+    """One event of the application's log: its position, stored bytes and (lazily) the event."""
+
+    __slots__ = (
+        "_decode",
+        "_event",
+        "originator_id",
+        "originator_version",
+        "position",
+        "state",
+        "topic",
+    )
+
+    def __init__(
+        self,
+        position: int,
+        originator_id: UUID,
+        originator_version: int,
+        topic: str,
+        state: bytes,
+        decode: Callable[[], Any],
+    ) -> None:
+        self.position = position
+        self.originator_id = originator_id
+        self.originator_version = originator_version
+        self.topic = topic
+        self.state = state
+        self._decode = decode
+        self._event: Any = None
+
+    @property
+    def event(self) -> Any:
+        """The domain event, decoded once however many projections read it."""
+        if self._event is None:
+            self._event = self._decode()
+        return self._event
+
+
+class EventLog(Protocol):
+    def read(self, after: int, limit: int) -> list[LoggedEvent]:
+        """Events with a position greater than ``after``, oldest first, at most ``limit``."""
+        ...
+
+    def head(self) -> int:
+        """The position of the newest event (0 when the log is empty)."""
+        ...
+
+
+class View(Protocol):
+    def position(self) -> int:
+        """The position of the last event this view has taken in (0 before any)."""
+        ...
+
+    def commit(self, changes: Any, position: int) -> None:
+        """Write ``changes`` and the new position in one transaction."""
+        ...
+
+
+class Projection(Protocol[V]):
+    name: str
+    version: int
+
+    def wants(self, topic: str) -> bool:
+        """Whether events of this topic change the read model (others only move the position)."""
+        ...
+
+    def process(self, events: Sequence[LoggedEvent], view: V) -> Any:
+        """The changes a batch of wanted events makes to the view (read from it, never written)."""
+        ...
+
+
+@dataclass
+class Binding(Generic[V]):
+    """A projection and the view it writes, as one worker runs them."""
+
+    projection: Projection[V]
+    view: V
+    processed: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.projection.name
+
+
+class Metrics(Protocol):
+    def processed(self, name: str, events: int) -> None: ...
+
+    def position(self, name: str, position: int, head: int) -> None: ...
+
+
+class NoMetrics:
+    def processed(self, name: str, events: int) -> None:
+        pass
+
+    def position(self, name: str, position: int, head: int) -> None:
+        pass
+
+
+class Wakeup(Protocol):
+    def wait(self, timeout: float) -> bool:
+        """Block until new events may be there, or ``timeout`` seconds; True when woken."""
+        ...
+
+
+@dataclass
+class Runner:
+    """Brings each bound view up to the head of the log, batch by batch."""
+
+    log: EventLog
+    bindings: list[Binding[Any]]
+    batch_size: int = 2000
+    metrics: Metrics = field(default_factory=NoMetrics)
+
+    def step(self) -> int:
+        """One batch for every view that is behind; returns how many events were taken in.
+
+        Views at the same position share one read and one decoding of the batch.
+        """
+        taken = 0
+        batches: dict[int, list[LoggedEvent]] = {}
+        for binding in self.bindings:
+            after = binding.view.position()
+            if after not in batches:
+                batches[after] = self.log.read(after, self.batch_size)
+            batch = batches[after]
+            if not batch:
+                continue
+            wanted = [e for e in batch if binding.projection.wants(e.topic)]
+            changes = binding.projection.process(wanted, binding.view)
+            binding.view.commit(changes, batch[-1].position)
+            binding.processed += len(batch)
+            self.metrics.processed(binding.name, len(batch))
+            taken += len(batch)
+        return taken
+
+    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
+        """Run batches until every view is at the head as it was when this started."""
+        head = self.log.head()
+        total = 0
+        while any(b.view.position() < head for b in self.bindings):
+            taken = self.step()
+            if not taken:
+                break
+            total += taken
+            if progress is not None:
+                progress(min((b.view.position() for b in self.bindings), default=head))
+        self.report(head)
+        return total
+
+    def report(self, head: int | None = None) -> None:
+        head = self.log.head() if head is None else head
+        for binding in self.bindings:
+            self.metrics.position(binding.name, binding.view.position(), head)
+
+    def run(
+        self,
+        stop: threading.Event,
+        wakeup: Wakeup,
+        *,
+        poll_seconds: float = 1.0,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        """Keep the views at the head until ``stop`` is set.
+
+        A notification only shortens the wait: the poll runs anyway, so a lost notification
+        never stalls a view. An error (the database gone, say) is logged and retried.
+        """
+        backoff = poll_seconds
+        while not stop.is_set():
+            try:
+                while self.step() and not stop.is_set():
+                    pass
+                self.report()
+                backoff = poll_seconds
+            except Exception as error:  # the loop must outlive a database outage
+                log.warning("projection batch failed, retrying: %s", error)
+                if on_error is not None:
+                    on_error(error)
+                backoff = min(backoff * 2, 30.0)
+                stop.wait(backoff)
+                continue
+            wakeup.wait(poll_seconds)
+
+
+class Ticker:
+    """A wake-up that only waits: polling, for stores with no notifications."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def wait(self, timeout: float) -> bool:
+        woken = self._event.wait(timeout)
+        self._event.clear()
+        return woken
+
+    def wake(self, *_: Any) -> None:
+        self._event.set()
+
+
+def run_to_head(runner: Runner, deadline_seconds: float = 30.0) -> None:
+    """Catch up now, in this thread (tests and the CLI)."""
+    start = time.monotonic()
+    while time.monotonic() - start < deadline_seconds:
+        runner.catch_up()
+        head = runner.log.head()
+        if all(b.view.position() >= head for b in runner.bindings):
+            return
+    raise TimeoutError("the read models did not reach the head of the log")
+
+
+def positions(bindings: Iterable[Binding[Any]]) -> dict[str, int]:
+    return {b.name: b.view.position() for b in bindings}
