@@ -94,10 +94,14 @@ class Catalog:
         db: ReadDatabase,
         views: dict[str, tuple[int, ViewFactory]],
         *,
+        fixed: dict[str, Any] | None = None,
         live_cache_seconds: float = 1.0,
     ) -> None:
         self.db = db
         self.views = views
+        # Append-only read models (the audit chain): one permanent table set, never rebuilt
+        # into a new generation; their view object keeps its own position.
+        self.fixed: dict[str, Any] = dict(fixed or {})
         self._live: dict[str, tuple[float, SqlView]] = {}
         self._cache_seconds = live_cache_seconds
         self._lock = threading.Lock()
@@ -117,7 +121,14 @@ class Catalog:
         if self.db.dialect == "postgresql":
             cursor.execute(f"LOCK TABLE {REGISTRY} IN SHARE ROW EXCLUSIVE MODE")
 
+    def names(self) -> list[str]:
+        return [*self.views, *self.fixed]
+
     def builds(self, name: str | None = None) -> list[Build]:
+        if name in self.fixed:
+            return [
+                Build(name, 1, self.fixed[name].version, self.fixed[name].position(), True, None)
+            ]
         with self.db.transaction() as cursor:
             where = "WHERE name = %s " if name else ""
             cursor.execute(
@@ -128,11 +139,13 @@ class Catalog:
             rows = cursor.fetchall()
         return [Build(r[0], r[1], r[2], int(r[3]), bool(r[4]), r[5]) for r in rows]
 
-    def target(self, name: str) -> SqlView:
+    def target(self, name: str) -> Any:
         """The build workers should bring up to the head: the newest of the current version.
 
         Starts one when there is none (live at once when nothing else is live).
         """
+        if name in self.fixed:
+            return self.fixed[name]
         version, factory = self.views[name]
         with self.db.transaction() as cursor:
             self._lock_registry(cursor)
@@ -157,6 +170,8 @@ class Catalog:
 
     def start_rebuild(self, name: str) -> SqlView:
         """A fresh generation of the current version, built beside the live one."""
+        if name in self.fixed:
+            raise ValueError(f"{name} is append-only: it is verified, never rebuilt")
         version, factory = self.views[name]
         with self.db.transaction() as cursor:
             self._lock_registry(cursor)
@@ -195,11 +210,15 @@ class Catalog:
         with self._lock:
             self._live.pop(view.name, None)
 
-    def is_live(self, view: SqlView) -> bool:
+    def is_live(self, view: Any) -> bool:
+        if view.name in self.fixed:
+            return True
         return any(b.live for b in self.builds(view.name) if b.generation == view.generation)
 
-    def live(self, name: str) -> SqlView:
+    def live(self, name: str) -> Any:
         """The view queries read (cached for a moment; a switch-over shows within a second)."""
+        if name in self.fixed:
+            return self.fixed[name]
         now = time.monotonic()
         with self._lock:
             cached = self._live.get(name)
@@ -228,8 +247,8 @@ class CatalogReadSide:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
 
-    def view(self, name: str) -> SqlView:
+    def view(self, name: str) -> Any:
         return self.catalog.live(name)
 
     def names(self) -> list[str]:
-        return sorted(self.catalog.views)
+        return sorted(self.catalog.names())

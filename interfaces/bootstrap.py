@@ -32,7 +32,7 @@ from infrastructure.reference_data import PolicyBook, shipped_units
 from infrastructure.settings import Settings
 from infrastructure.tokens import SharedSecretTokens
 from infrastructure.views.queues import SqlQueueView
-from infrastructure.workers import PeriodicJobs, ReadModelWorker
+from infrastructure.workers import PeriodicJob, PeriodicJobs, ReadModelWorker
 from interfaces.http.app import create_app
 from interfaces.http.deps import Services
 from projections.queues.projection import QueueProjection
@@ -87,11 +87,11 @@ class Container:
     def start_background(self, only: list[str] | None = None) -> None:
         """Run the read models (and, later, the timers) in this process's threads."""
         chosen = {n: p for n, p in self.projections.items() if not only or n in only}
-        unknown = sorted(set(only or ()) - set(self.projections))
+        jobs = [j for j in periodic_jobs(self) if not only or j.name in only]
+        known = [*self.projections, *(j.name for j in periodic_jobs(self))]
+        unknown = sorted(set(only or ()) - set(known))
         if unknown:
-            raise ValueError(
-                f"no background work named {unknown}; known: {sorted(self.projections)}"
-            )
+            raise ValueError(f"no background work named {unknown}; known: {known}")
         locks = self.locks()
         self.worker = ReadModelWorker(
             self.catalog,
@@ -108,7 +108,7 @@ class Container:
             self.listener = PostgresListener(self.complaints, self.read_db, self.ticker.wake)
             self.listener.start()
         self.worker.start()
-        self.jobs = PeriodicJobs([], locks)
+        self.jobs = PeriodicJobs(jobs, locks)
         self.jobs.start()
 
     def stop_background(self) -> None:
@@ -124,6 +124,11 @@ class Container:
         self.stop_background()
         self.read_db.close()
         self.complaints.close()
+
+
+def periodic_jobs(container: Container) -> list[PeriodicJob]:
+    """Timers that run beside the read models (each a single instance across processes)."""
+    return []
 
 
 def operator() -> Principal:
@@ -184,10 +189,18 @@ def bootstrap(
         positions=positions_for,
     )
     read_db = _read_database(settings, env.get("POSTGRES_SCHEMA"))
-    read_models: dict[str, tuple[Projection[Any], type[SqlView]]] = {
+    # Read models rebuilt into a new generation whenever their projection changes.
+    rebuildable: dict[str, tuple[Projection[Any], type[SqlView]]] = {
         "queues": (QueueProjection(policies.get, calendars.calendar, units.zone_of), SqlQueueView),
     }
-    catalog = Catalog(read_db, {name: (p.version, view) for name, (p, view) in read_models.items()})
+    # Append-only read models: one permanent table set, verified and never rebuilt.
+    append_only: dict[str, tuple[Projection[Any], Any]] = {}
+    catalog = Catalog(
+        read_db,
+        {name: (p.version, view) for name, (p, view) in rebuildable.items()},
+        fixed={name: view for name, (_, view) in append_only.items()},
+    )
+    projections = {name: p for name, (p, _) in (rebuildable | append_only).items()}
     return Container(
         settings,
         complaints,
@@ -197,7 +210,7 @@ def bootstrap(
         clock,
         read_db,
         catalog,
-        {name: p for name, (p, _) in read_models.items()},
+        projections,
         Metrics(),
         Ticker(),
     )
