@@ -36,7 +36,9 @@ class ReadModelWorker:
         *,
         poll_seconds: float = 1.0,
         batch_size: int = 2000,
+        on_commit: Callable[[str, Any, int], None] | None = None,
     ) -> None:
+        self.on_commit = on_commit
         self.catalog = catalog
         self.projections = projections
         self.log = event_log
@@ -68,7 +70,9 @@ class ReadModelWorker:
         for name, projection in self.projections.items():
             if name not in self._bindings and self.locks.try_acquire(f"projection:{name}"):
                 self._bindings[name] = Binding(projection, self.catalog.target(name))
-        runner = Runner(self.log, list(self._bindings.values()), self.batch_size, self.metrics)
+        runner = Runner(
+            self.log, list(self._bindings.values()), self.batch_size, self.metrics, self.on_commit
+        )
         taken = 0
         while not self._stop.is_set():
             step = runner.step()

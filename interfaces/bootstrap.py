@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import redis
 from fastapi import FastAPI
 
 from application.access import Principal, Role
@@ -24,6 +25,7 @@ from infrastructure.event_log import (
     PostgresListener,
     PostgresLocks,
 )
+from infrastructure.feeds import LocalFeed, RedisFeed
 from infrastructure.metrics import Metrics
 from infrastructure.persistence import event_store_env, positions_for, read_database_path
 from infrastructure.read_models import Catalog, CatalogReadSide, SqlView
@@ -35,6 +37,7 @@ from infrastructure.views.queues import SqlQueueView
 from infrastructure.workers import PeriodicJob, PeriodicJobs, ReadModelWorker
 from interfaces.http.app import create_app
 from interfaces.http.deps import Services
+from projections.queues.feed import QueueFeed, queue_messages
 from projections.queues.projection import QueueProjection
 from projections.runner import Projection, Ticker
 
@@ -58,6 +61,7 @@ class Container:
     projections: dict[str, Projection[Any]]
     metrics: Metrics
     ticker: Ticker
+    queue_feed: QueueFeed
     worker: ReadModelWorker | None = None
     jobs: PeriodicJobs | None = None
     listener: PostgresListener | None = None
@@ -73,8 +77,15 @@ class Container:
                 clock=self.clock,
                 metrics=self.metrics.exposition,
                 wait_seconds=self.settings.read_wait_seconds,
+                queue_feed=self.queue_feed,
             )
         )
+
+    def announce(self, name: str, changes: Any, position: int) -> None:
+        """After a committed batch: tell live feeds what changed."""
+        if name == "queues":
+            for unit, message in queue_messages(changes, position):
+                self.queue_feed.publish(unit, message)
 
     def event_log(self) -> ApplicationLog:
         return ApplicationLog(self.complaints)
@@ -102,6 +113,7 @@ class Container:
             self.metrics,
             poll_seconds=self.settings.projection_poll_seconds,
             batch_size=self.settings.projection_batch_size,
+            on_commit=self.announce,
         )
         self.complaints.saved_listeners.append(lambda _: self.ticker.wake())
         if isinstance(self.read_db, PostgresReadDatabase):
@@ -213,7 +225,17 @@ def bootstrap(
         projections,
         Metrics(),
         Ticker(),
+        _queue_feed(settings),
     )
+
+
+def _queue_feed(settings: Settings) -> QueueFeed:
+    if settings.redis_url is None:
+        return LocalFeed()
+    client = redis.Redis.from_url(
+        settings.redis_url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
+    )
+    return RedisFeed(client, settings.redis_prefix)
 
 
 def _read_database(settings: Settings, schema: str | None) -> ReadDatabase:

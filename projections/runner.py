@@ -134,6 +134,7 @@ class Runner:
     bindings: list[Binding[Any]]
     batch_size: int = 2000
     metrics: Metrics = field(default_factory=NoMetrics)
+    on_commit: Callable[[str, Any, int], None] | None = None
 
     def step(self) -> int:
         """One batch for every view that is behind; returns how many events were taken in.
@@ -152,10 +153,20 @@ class Runner:
             wanted = [e for e in batch if binding.projection.wants(e.topic)]
             changes = binding.projection.process(wanted, binding.view)
             binding.view.commit(changes, batch[-1].position)
+            if self.on_commit is not None and wanted:
+                self._tell(binding.name, changes, batch[-1].position)
             binding.processed += len(batch)
             self.metrics.processed(binding.name, len(batch))
             taken += len(batch)
         return taken
+
+    def _tell(self, name: str, changes: Any, position: int) -> None:
+        """Fan committed changes out (live feeds); a failure there never stops the read model."""
+        assert self.on_commit is not None
+        try:
+            self.on_commit(name, changes, position)
+        except Exception as error:
+            log.warning("could not announce %s changes at %s: %s", name, position, error)
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
         """Run batches until every view is at the head as it was when this started."""

@@ -20,6 +20,7 @@ from application.complaints import Complaints
 from infrastructure.clock import ManualClock
 from tests.support import MONDAY, POPO, build_complaints
 
+REDIS_URL = os.environ.get("ADUAN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get(
     "ADUAN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

@@ -16,6 +16,7 @@ from application.complaints import Complaints
 from application.errors import AuthenticationFailed
 from application.ports import Authenticator, Clock
 from interfaces.http.problems import Problem, field_errors, invalid
+from projections.queues.feed import QueueFeed
 from projections.read_side import ReadSide, wait_for
 
 M = TypeVar("M", bound=BaseModel)
@@ -34,6 +35,7 @@ class Services:
     clock: Clock
     metrics: Callable[[], bytes]
     wait_seconds: float = 5.0
+    queue_feed: QueueFeed | None = None
 
 
 def services(request: Request) -> Services:

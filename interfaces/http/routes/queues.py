@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from application.access import Principal, may_read_unit, sees_restricted
@@ -157,3 +161,63 @@ def unit_queue_counts(unit: Unit, principal: PrincipalDep, services: ServicesDep
         total_open=sum(n for s, n in counts.items() if s in open_values),
         position=position,
     )
+
+
+KEEP_ALIVE_SECONDS = 15.0
+FEED_BUFFER = 1000
+
+
+@router.get(
+    "/{unit}/events",
+    operation_id="unitQueueEvents",
+    summary="Live feed (server-sent events) of changes to a unit's queue",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "`queue-change` events"},
+        403: {"description": "A unit you do not serve"},
+        404: {"description": "No unit"},
+    },
+)
+async def unit_queue_events(
+    unit: Unit, principal: PrincipalDep, services: ServicesDep
+) -> StreamingResponse:
+    require_unit(services, principal, unit)
+    feed = services.queue_feed
+    if feed is None:
+        raise Problem(503, "feed-unavailable", "Live feed unavailable", "no queue feed runs here")
+    restricted_ok = sees_restricted(principal)
+    loop = asyncio.get_running_loop()
+    inbox: asyncio.Queue[dict[str, object]] = asyncio.Queue(FEED_BUFFER)
+
+    def deliver(message: dict[str, object]) -> None:
+        if message.get("restricted") and not restricted_ok:
+            return
+        loop.call_soon_threadsafe(_offer, inbox, message)
+
+    async def stream() -> AsyncIterator[str]:
+        cancel = await loop.run_in_executor(None, feed.subscribe, unit, deliver)
+        try:
+            yield "retry: 3000\n: connected\n\n"
+            while True:
+                try:
+                    message = await asyncio.wait_for(inbox.get(), KEEP_ALIVE_SECONDS)
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                data = json.dumps(message)
+                yield f"id: {message['position']}\nevent: queue-change\ndata: {data}\n\n"
+        finally:
+            cancel()
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _offer(inbox: asyncio.Queue[dict[str, object]], message: dict[str, object]) -> None:
+    """Queue a message; a client too slow to keep up loses the oldest ones, not the stream."""
+    if inbox.full():
+        inbox.get_nowait()
+    inbox.put_nowait(message)
