@@ -10,7 +10,10 @@ from application.complaints import Complaints
 from application.errors import ApplicationError
 from domain.errors import ComplaintError
 from domain.vocabulary import Category, Channel, FollowUpAction, Kind, Outcome
+from infrastructure.calendars import HolidayCalendars
 from infrastructure.clock import ManualClock
+from infrastructure.reference_data import PolicyBook, shipped_units
+from projections.queues.projection import QueueProjection
 from tests.support import HEAD, INTAKE, new_case, officer
 
 HEAD_ALL = officer("unit_head", "wbs_officer", units=("*",), sub="kepala")
@@ -80,4 +83,13 @@ def apply_step(
         pass
 
 
-__all__ = ["COMMANDS", "HEAD", "INTAKE", "apply_step"]
+UNIT_DIRECTORY = shipped_units()
+POLICIES = PolicyBook.shipped()
+CALENDARS = HolidayCalendars()
+
+
+def queue_projection() -> QueueProjection:
+    return QueueProjection(POLICIES.get, CALENDARS.calendar, UNIT_DIRECTORY.zone_of)
+
+
+__all__ = ["COMMANDS", "HEAD", "INTAKE", "apply_step", "queue_projection"]

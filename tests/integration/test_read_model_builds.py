@@ -15,8 +15,7 @@ from infrastructure.workers import ReadModelWorker
 from projections.queues.view import QueueQuery
 from projections.runner import Ticker
 from tests.support import POPO, build_complaints, new_case
-from tests.support_history import HEAD_ALL
-from tests.unit.test_projection_rebuild import queue_projection
+from tests.support_history import HEAD_ALL, queue_projection
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

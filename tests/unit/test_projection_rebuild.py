@@ -8,20 +8,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from application.complaints import Complaints
-from infrastructure.calendars import HolidayCalendars
 from infrastructure.clock import ManualClock
 from infrastructure.event_log import ApplicationLog
-from infrastructure.reference_data import PolicyBook, shipped_units
 from projections.queues.memory import MemoryQueueView
-from projections.queues.projection import QueueProjection
 from projections.queues.view import QueueQuery
 from projections.runner import Binding, Runner
 from tests.support import MONDAY, POPO, build_complaints
-from tests.support_history import COMMANDS, UNITS, apply_step
-
-UNIT_DIRECTORY = shipped_units()
-POLICIES = PolicyBook.shipped()
-CALENDARS = HolidayCalendars()
+from tests.support_history import COMMANDS, UNITS, apply_step, queue_projection
 
 steps = st.lists(
     st.tuples(
@@ -33,10 +26,6 @@ steps = st.lists(
     min_size=1,
     max_size=40,
 )
-
-
-def queue_projection() -> QueueProjection:
-    return QueueProjection(POLICIES.get, CALENDARS.calendar, UNIT_DIRECTORY.zone_of)
 
 
 def snapshot(view: MemoryQueueView) -> dict[str, Any]:
