@@ -22,16 +22,59 @@ class WorkingCalendar:
 
     holidays: frozenset[date] = frozenset()
     closures: Mapping[str, frozenset[date]] = field(default_factory=dict)
+    # Per zone, a running count of working days: counting becomes a subtraction, not a walk.
+    _ranks: dict[str, _WorkingDayIndex] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     def is_working_day(self, day: date, zone: str) -> bool:
         if day.weekday() >= 5 or day in self.holidays:
             return False
         return day not in self.closures.get(zone, frozenset())
 
+    def index(self, zone: str) -> _WorkingDayIndex:
+        found = self._ranks.get(zone)
+        if found is None:
+            found = self._ranks[zone] = _WorkingDayIndex(self, zone)
+        return found
+
     def with_closures(self, zone: str, days: frozenset[date]) -> WorkingCalendar:
         merged = dict(self.closures)
         merged[zone] = merged.get(zone, frozenset()) | days
         return WorkingCalendar(self.holidays, merged)
+
+
+INDEX_FIRST = date(1990, 1, 1)
+INDEX_LAST = date(2100, 12, 31)
+
+
+class _WorkingDayIndex:
+    """Working days of one zone between INDEX_FIRST and INDEX_LAST, ranked."""
+
+    def __init__(self, calendar: WorkingCalendar, zone: str) -> None:
+        self.base = INDEX_FIRST.toordinal()
+        self.last = INDEX_LAST.toordinal()
+        self.rank: list[int] = []  # rank[d - base]: working days on or before day d
+        self.working: list[int] = []  # ordinals of the working days, in order
+        count = 0
+        for ordinal in range(self.base, self.last + 1):
+            if calendar.is_working_day(date.fromordinal(ordinal), zone):
+                count += 1
+                self.working.append(ordinal)
+            self.rank.append(count)
+
+    def covers(self, first: date, last: date) -> bool:
+        return self.base <= first.toordinal() and last.toordinal() <= self.last
+
+    def between(self, first: date, last: date) -> int:
+        return self.rank[last.toordinal() - self.base] - self.rank[first.toordinal() - self.base]
+
+    def nth_after(self, day: date, days: int) -> date | None:
+        """The ``days``-th working day after ``day``; None beyond the indexed years."""
+        position = self.rank[day.toordinal() - self.base] + days - 1
+        if position >= len(self.working):
+            return None
+        return date.fromordinal(self.working[position])
 
 
 def local_day(instant: datetime, zone: str) -> date:
@@ -44,6 +87,13 @@ def nth_working_day_after(day: date, days: int, calendar: WorkingCalendar, zone:
     """The ``days``-th working day after ``day`` (``day`` itself never counts; 0 gives ``day``)."""
     if not 0 <= days <= MAX_WORKING_DAYS:
         raise ValueError(f"working days must be within 0..{MAX_WORKING_DAYS}, got {days}")
+    if days == 0:
+        return day
+    index = calendar.index(zone)
+    if index.covers(day, day):
+        found = index.nth_after(day, days)
+        if found is not None:
+            return found
     current = day
     remaining = days
     while remaining:
@@ -64,6 +114,11 @@ def add_working_days(start: datetime, days: int, calendar: WorkingCalendar, zone
 
 def working_days_between(first: date, last: date, calendar: WorkingCalendar, zone: str) -> int:
     """How many working days fall in the half-open span (first, last]; 0 when last <= first."""
+    if last <= first:
+        return 0
+    index = calendar.index(zone)
+    if index.covers(first, last):
+        return index.between(first, last)
     count = 0
     current = first
     while current < last:

@@ -101,3 +101,23 @@ def test_a_closure_counts_only_in_its_own_zone() -> None:
 def test_naive_instants_are_refused() -> None:
     with pytest.raises(ValueError):
         add_working_days(datetime(2026, 11, 2), 1, WorkingCalendar(), "Asia/Jakarta")
+
+
+def _walk_nth(day: date, days: int, zone: str) -> date:
+    while days:
+        day += timedelta(days=1)
+        days -= CALENDAR.is_working_day(day, zone)
+    return day
+
+
+@PROPERTY
+@given(st.dates(date(2024, 1, 1), date(2030, 12, 31)), DAYS, st.integers(0, 120), ZONES)
+def test_the_ranked_index_agrees_with_walking_day_by_day(first, days, span, zone) -> None:
+    from domain.calendar import nth_working_day_after
+
+    last = first + timedelta(days=span)
+    walked = sum(
+        CALENDAR.is_working_day(first + timedelta(days=d), zone) for d in range(1, span + 1)
+    )
+    assert working_days_between(first, last, CALENDAR, zone) == walked
+    assert nth_working_day_after(first, days, CALENDAR, zone) == _walk_nth(first, days, zone)
