@@ -12,6 +12,7 @@ from domain.calendar import (
     WorkingCalendar,
     add_working_days,
     local_day,
+    nth_working_day_after,
     working_days_between,
 )
 from infrastructure.calendars import HolidayCalendars
@@ -113,8 +114,6 @@ def _walk_nth(day: date, days: int, zone: str) -> date:
 @PROPERTY
 @given(st.dates(date(2024, 1, 1), date(2030, 12, 31)), DAYS, st.integers(0, 120), ZONES)
 def test_the_ranked_index_agrees_with_walking_day_by_day(first, days, span, zone) -> None:
-    from domain.calendar import nth_working_day_after
-
     last = first + timedelta(days=span)
     walked = sum(
         CALENDAR.is_working_day(first + timedelta(days=d), zone) for d in range(1, span + 1)
