@@ -51,5 +51,8 @@ class Metrics:
     def alert_raised(self, state: str) -> None:
         self.alerts.labels(state).inc()
 
+    def alert_delivered(self) -> None:
+        self.alerts_delivered.inc()
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

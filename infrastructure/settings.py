@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     jwt_units_claim: str = "units"
 
     master_key: SecretStr | None = None
+    # Signs audit checkpoints (Ed25519): base64 or hex of a 32-byte seed. Default: derived from
+    # the master key (or the JWT secret) with HMAC-SHA256, like the other derived secrets.
+    audit_signing_key: SecretStr | None = None
 
     max_body_bytes: int = 64 * 1024
     postgres_pool_size: int = 5
@@ -35,10 +38,16 @@ class Settings(BaseSettings):
     postgres_lock_timeout: int = 5
     postgres_schema: str | None = None
 
-    background: bool = True
     projection_poll_seconds: float = 1.0
     projection_batch_size: int = 2000
     read_wait_seconds: float = 5.0
+
+    # SLA alerts: how often the timer scans; where the notifier POSTs them (unset: kept in the
+    # outbox, readable through the API).
+    sla_timer_seconds: float = 5.0
+    alert_webhook_url: str | None = None
+    notifier_seconds: float = 5.0
+    alert_webhook_timeout_seconds: float = 10.0
 
     @field_validator("database_url")
     @classmethod

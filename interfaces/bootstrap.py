@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from fastapi import FastAPI
 from application.access import Principal, Role
 from application.complaints import Complaints
 from application.ports import Clock
+from infrastructure.alerts import SqlAlertStore, UrllibTransport
 from infrastructure.calendars import HolidayCalendars
 from infrastructure.clock import SystemClock, SystemRandomness
 from infrastructure.event_log import (
@@ -28,18 +31,28 @@ from infrastructure.event_log import (
 from infrastructure.feeds import LocalFeed, RedisFeed
 from infrastructure.metrics import Metrics
 from infrastructure.persistence import event_store_env, positions_for, read_database_path
-from infrastructure.read_models import Catalog, CatalogReadSide, SqlView
+from infrastructure.read_models import Catalog, CatalogReadSide, SqlView, StalePosition
 from infrastructure.readstore import PostgresReadDatabase, ReadDatabase, SQLiteReadDatabase
 from infrastructure.reference_data import PolicyBook, shipped_units
 from infrastructure.settings import Settings
 from infrastructure.tokens import SharedSecretTokens
+from infrastructure.views.audit import SqlAuditView
+from infrastructure.views.monev import SqlMonevView
 from infrastructure.views.queues import SqlQueueView
+from infrastructure.views.sla import SqlSlaView
 from infrastructure.workers import PeriodicJob, PeriodicJobs, ReadModelWorker
 from interfaces.http.app import create_app
 from interfaces.http.deps import Services
+from projections.audit.checkpoints import CheckpointSigner
+from projections.audit.projection import AuditProjection
+from projections.monev.projection import MonevProjection
 from projections.queues.feed import QueueFeed, queue_messages
 from projections.queues.projection import QueueProjection
-from projections.runner import Projection, Ticker
+from projections.read_side import wait_for
+from projections.runner import Binding, Projection, Runner, Ticker, run_to_head
+from projections.sla.alerts import Alert
+from projections.sla.projection import SlaProjection
+from projections.sla.timer import Notifier, SlaTimer
 
 log = logging.getLogger("aduan")
 
@@ -65,6 +78,8 @@ class Container:
     worker: ReadModelWorker | None = None
     jobs: PeriodicJobs | None = None
     listener: PostgresListener | None = None
+    audit_signer: CheckpointSigner | None = None
+    alerts: SqlAlertStore | None = None
 
     def http_app(self) -> FastAPI:
         return create_app(
@@ -78,6 +93,7 @@ class Container:
                 metrics=self.metrics.exposition,
                 wait_seconds=self.settings.read_wait_seconds,
                 queue_feed=self.queue_feed,
+                event_log=self.event_log(),
             )
         )
 
@@ -140,7 +156,73 @@ class Container:
 
 def periodic_jobs(container: Container) -> list[PeriodicJob]:
     """Timers that run beside the read models (each a single instance across processes)."""
-    return []
+    settings = container.settings
+    timer = sla_timer(container)
+    jobs = [
+        PeriodicJob(
+            "sla-timer", settings.sla_timer_seconds, lambda: timer.tick(container.clock.now())
+        )
+    ]
+    sender = notifier(container)
+    if sender is not None:
+        jobs.append(
+            PeriodicJob(
+                "notifier", settings.notifier_seconds, lambda: sender.drain(container.clock.now())
+            )
+        )
+    return jobs
+
+
+def sla_timer(container: Container) -> SlaTimer:
+    """The timer that raises SLA alerts from the live SLA view (also ``aduan tick``)."""
+    assert container.alerts is not None
+    return SlaTimer(
+        lambda: container.catalog.live("sla"),
+        container.alerts,
+        on_raised=lambda alert: container.metrics.alert_raised(alert.state),
+    )
+
+
+def sla_tick(container: Container, now: datetime, wait_seconds: float = 60.0) -> list[Alert]:
+    """``aduan tick``: bring the SLA read model to the head, then scan once at ``now``."""
+    locks = container.locks()
+    try:
+        if locks.try_acquire("projection:sla"):
+            view = container.catalog.target("sla")
+            runner = Runner(
+                container.event_log(),
+                [Binding(container.projections["sla"], view)],
+                batch_size=container.settings.projection_batch_size,
+            )
+            for _ in range(5):
+                try:
+                    run_to_head(runner, wait_seconds)
+                    break
+                except StalePosition:  # a worker of another process took the same batch
+                    continue
+            if not container.catalog.is_live(view):
+                container.catalog.promote(view)
+        else:
+            # A worker elsewhere holds the SLA read model: let it reach the head.
+            head = container.event_log().head()
+            if not wait_for(CatalogReadSide(container.catalog), "sla", head, wait_seconds):
+                raise TimeoutError("the SLA read model did not reach the head of the log")
+        return sla_timer(container).tick(now)
+    finally:
+        locks.release_all()
+
+
+def notifier(container: Container) -> Notifier | None:
+    """The webhook notifier of the alert outbox; None when no webhook is configured."""
+    url = container.settings.alert_webhook_url
+    if not url or container.alerts is None:
+        return None
+    return Notifier(
+        container.alerts,
+        UrllibTransport(container.settings.alert_webhook_timeout_seconds),
+        url,
+        on_delivered=lambda _: container.metrics.alert_delivered(),
+    )
 
 
 def operator() -> Principal:
@@ -204,9 +286,13 @@ def bootstrap(
     # Read models rebuilt into a new generation whenever their projection changes.
     rebuildable: dict[str, tuple[Projection[Any], type[SqlView]]] = {
         "queues": (QueueProjection(policies.get, calendars.calendar, units.zone_of), SqlQueueView),
+        "monev": (MonevProjection(policies.get, calendars.calendar, units.zone_of), SqlMonevView),
+        "sla": (SlaProjection(policies.get, calendars.calendar, units.zone_of), SqlSlaView),
     }
     # Append-only read models: one permanent table set, verified and never rebuilt.
-    append_only: dict[str, tuple[Projection[Any], Any]] = {}
+    append_only: dict[str, tuple[Projection[Any], Any]] = {
+        "audit": (AuditProjection(), SqlAuditView(read_db)),
+    }
     catalog = Catalog(
         read_db,
         {name: (p.version, view) for name, (p, view) in rebuildable.items()},
@@ -226,7 +312,23 @@ def bootstrap(
         Metrics(),
         Ticker(),
         _queue_feed(settings),
+        audit_signer=CheckpointSigner(_audit_signing_seed(settings, root_secret)),
+        alerts=SqlAlertStore(read_db),
     )
+
+
+def _audit_signing_seed(settings: Settings, root_secret: str) -> bytes:
+    """ADUAN_AUDIT_SIGNING_KEY (hex or base64 of 32 bytes), else derived from the root secret."""
+    if settings.audit_signing_key is None:
+        return hmac.new(root_secret.encode(), b"aduan:audit-signing-key", hashlib.sha256).digest()
+    raw = settings.audit_signing_key.get_secret_value().strip()
+    try:
+        seed = bytes.fromhex(raw) if len(raw) == 64 else base64.b64decode(raw, validate=True)
+    except ValueError as error:
+        raise ValueError("ADUAN_AUDIT_SIGNING_KEY must be hex or base64 of 32 bytes") from error
+    if len(seed) != 32:
+        raise ValueError("ADUAN_AUDIT_SIGNING_KEY must be hex or base64 of 32 bytes")
+    return seed
 
 
 def _queue_feed(settings: Settings) -> QueueFeed:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 from uuid import UUID
 
 import typer
@@ -11,7 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 from application.errors import NotFound
-from interfaces.bootstrap import bootstrap, operator
+from interfaces.audit_cli import audit_cli, catch_up_trail
+from interfaces.bootstrap import Container, bootstrap, operator
+from projections.audit.verify import verify_view
 
 cli = typer.Typer(
     help="aduan: event-sourced public-service complaint handling", no_args_is_help=True
@@ -20,6 +24,9 @@ case_cli = typer.Typer(help="Read cases", no_args_is_help=True)
 cli.add_typer(case_cli, name="case")
 projections_cli = typer.Typer(help="Read models: status and rebuilds", no_args_is_help=True)
 cli.add_typer(projections_cli, name="projections")
+cli.add_typer(audit_cli, name="audit")
+report_cli = typer.Typer(help="Reports: monev recaps", no_args_is_help=True)
+cli.add_typer(report_cli, name="report")
 console = Console()
 
 
@@ -128,6 +135,13 @@ def projections_rebuild(
             )
         with Progress(console=console) as progress:
             for chosen in names:
+                if chosen in container.catalog.fixed:
+                    # Append-only: never rewritten; "rebuilding" it means verifying it.
+                    result = verify_view(catch_up_trail(container), container.event_log())
+                    console.print(f"{chosen}: verified, {result.to_json()}")
+                    if not result.ok:
+                        raise typer.Exit(1)
+                    continue
                 head = container.event_log().head()
                 task = progress.add_task(f"rebuilding {chosen}", total=max(head, 1))
                 stats = rebuild(
@@ -140,6 +154,38 @@ def projections_rebuild(
                 )
     finally:
         container.close()
+
+
+@cli.command()
+def tick(
+    now: Annotated[
+        str | None,
+        typer.Option(help="Scan as of this instant, ISO 8601 with an offset (default: now)"),
+    ] = None,
+) -> None:
+    """Run one SLA scan: catch the SLA read model up, raise the alerts due, print them, exit."""
+    from domain.tracking_number import display
+    from interfaces.bootstrap import sla_tick
+
+    instant = None
+    if now is not None:
+        try:
+            instant = datetime.fromisoformat(now)
+        except ValueError as error:
+            raise typer.BadParameter(f"--now {now!r} is not an ISO 8601 instant") from error
+        if instant.tzinfo is None:
+            raise typer.BadParameter("--now needs an offset, e.g. 2026-11-09T09:00:00+07:00")
+    container = bootstrap()
+    try:
+        raised = sla_tick(container, instant or container.clock.now())
+    finally:
+        container.close()
+    for alert in raised:
+        print(
+            f"{alert.state}\t{alert.unit}\t{display(alert.tracking_number)}\t{alert.stage}\t"
+            f"due {alert.due_at.isoformat()}\t{alert.id}"
+        )
+    console.print(f"{len(raised)} alert(s) raised")
 
 
 @cli.command()
@@ -212,6 +258,91 @@ def case_show(
         console.print(
             f"  {stage.stage.value:16} due {stage.due_at.isoformat()}  {stage.state.value}"
         )
+
+
+REPORT_FORMATS = ("json", "csv", "xlsx", "png")
+
+
+@report_cli.command("monev")
+def report_monev(
+    year: Annotated[int, typer.Option(min=2000, max=2100, help="The year, e.g. 2026")],
+    out: Annotated[Path, typer.Option(help="Output file: .json, .csv, .xlsx or .png")],
+    quarter: Annotated[
+        int | None, typer.Option(min=1, max=4, help="Triwulan 1-4 (or --month)")
+    ] = None,
+    month: Annotated[int | None, typer.Option(min=1, max=12, help="1-12 (or --quarter)")] = None,
+    unit: Annotated[str | None, typer.Option(help="One unit (default: agency-wide)")] = None,
+    exclude_restricted: Annotated[
+        bool,
+        typer.Option("--exclude-restricted", help="Leave WBS/staff-ethics cases out, and say so"),
+    ] = False,
+) -> None:
+    """Write the monev recap of a quarter or a month; the format comes from --out's suffix."""
+    from interfaces.reports_render import render
+    from projections.monev.report import monev_report
+    from projections.monev.view import Period
+
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in REPORT_FORMATS:
+        raise typer.BadParameter(f"--out must end in one of {['.' + f for f in REPORT_FORMATS]}")
+    try:
+        period = Period(year, quarter, month)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+    container = bootstrap()
+    try:
+        if unit is not None and unit not in container.complaints.units:
+            raise typer.BadParameter(f"no unit {unit}")
+        view = _current_view(container, "monev")
+        report = monev_report(
+            view.facts(period, unit),
+            period,
+            unit=unit,
+            include_restricted=not exclude_restricted,
+            generated_at=container.clock.now(),
+            position=view.position(),
+        )
+    finally:
+        container.close()
+    out.write_bytes(render(report, fmt))
+    totals = report["totals"]
+    console.print(
+        f"{out}: {period.key}{' ' + unit if unit else ''}: {totals['cases']} cases "
+        f"({totals['duplicates']} duplicates apart), "
+        f"{report['excluded_restricted']} restricted left out"
+    )
+
+
+def _current_view(container: Container, name: str, wait_seconds: float = 30.0) -> Any:
+    """The live view of ``name`` brought up to the head of the log.
+
+    When no worker holds the read model (nothing else runs), catch it up here; otherwise wait
+    for the worker that does.
+    """
+    from projections.runner import Binding, Runner
+
+    locks = container.locks()
+    head = container.event_log().head()
+    if locks.try_acquire(f"projection:{name}"):
+        try:
+            view = container.catalog.target(name)
+            Runner(
+                container.event_log(),
+                [Binding(container.projections[name], view)],
+                batch_size=container.settings.projection_batch_size,
+            ).catch_up()
+            if not container.catalog.is_live(view):
+                container.catalog.promote(view)
+        finally:
+            locks.release_all()
+    else:
+        deadline = time.monotonic() + wait_seconds
+        while container.catalog.live(name).position() < head:
+            if time.monotonic() > deadline:
+                console.print(f"[yellow]{name} is behind the log; the report may miss events[/]")
+                break
+            time.sleep(0.2)
+    return container.catalog.live(name)
 
 
 def main() -> None:

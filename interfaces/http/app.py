@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from interfaces.http import problems
 from interfaces.http.deps import Services
-from interfaces.http.routes import complaints, queues, system
+from interfaces.http.routes import audit, complaints, queues, reports, sla, system
 from interfaces.http.schemas import (
     AcknowledgeIn,
     CloseIn,
@@ -95,6 +95,9 @@ def create_app(services: Services) -> FastAPI:
     problems.install(app)
     app.include_router(complaints.router)
     app.include_router(queues.router)
+    app.include_router(sla.router)
+    app.include_router(reports.router)
     app.include_router(system.router)
+    app.include_router(audit.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -18,6 +18,7 @@ from application.ports import Authenticator, Clock
 from interfaces.http.problems import Problem, field_errors, invalid
 from projections.queues.feed import QueueFeed
 from projections.read_side import ReadSide, wait_for
+from projections.runner import EventLog
 
 M = TypeVar("M", bound=BaseModel)
 _ETAG = re.compile(r'^"(\d{1,18})"$|^(\d{1,18})$')
@@ -36,6 +37,7 @@ class Services:
     metrics: Callable[[], bytes]
     wait_seconds: float = 5.0
     queue_feed: QueueFeed | None = None
+    event_log: EventLog | None = None  # the audit verifier reads the whole log
 
 
 def services(request: Request) -> Services:

@@ -1,0 +1,78 @@
+"""The SLA view in memory, for fast tests."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Collection
+from datetime import datetime
+from uuid import UUID
+
+from domain.complaint import Complaint
+from projections.sla.alerts import AlertStore, alert_id
+from projections.sla.view import BREACHED, SlaChanges, SlaQuery, SlaRow
+
+
+class MemorySlaView:
+    def __init__(self, alerts: AlertStore | None = None) -> None:
+        self._rows: dict[UUID, list[SlaRow]] = {}
+        self._states: dict[UUID, Complaint] = {}
+        self._position = 0
+        self._alerts = alerts
+        self._lock = threading.Lock()
+
+    def position(self) -> int:
+        return self._position
+
+    def case_states(self, ids: Collection[UUID]) -> dict[UUID, Complaint]:
+        with self._lock:
+            return {i: copy.deepcopy(self._states[i]) for i in ids if i in self._states}
+
+    def commit(self, changes: SlaChanges, position: int) -> None:
+        with self._lock:
+            if position <= self._position:
+                raise ValueError(f"position {position} is not after {self._position}")
+            for case_id, rows in changes.rows.items():
+                if rows:
+                    self._rows[case_id] = list(rows)
+                else:
+                    self._rows.pop(case_id, None)
+            self._states.update(changes.states)
+            self._position = position
+
+    def _all(self) -> list[SlaRow]:
+        with self._lock:
+            return [row for rows in self._rows.values() for row in rows]
+
+    def flagged(self, query: SlaQuery) -> list[SlaRow]:
+        chosen = [
+            row
+            for row in self._all()
+            if not row.paused
+            and row.due_soon_at <= query.at
+            and (query.units is None or row.unit in query.units)
+            and (query.include_restricted or not row.restricted)
+            and (query.state is None or row.state(query.at) == query.state)
+        ]
+        chosen.sort(key=_order)
+        return chosen[: query.limit]
+
+    def unalerted(self, now: datetime, limit: int) -> list[tuple[SlaRow, str]]:
+        candidates = []
+        for row in self.flagged(SlaQuery(now, include_restricted=True, limit=10**9)):
+            state = row.state(now)
+            if state is not None:
+                candidates.append((row, state))
+        ids = [alert_id(r.case_id, r.stage, s, r.due_at) for r, s in candidates]
+        raised = self._alerts.raised(ids) if self._alerts is not None else set()
+        pending = [c for c, i in zip(candidates, ids, strict=True) if i not in raised]
+        pending.sort(key=lambda c: c[1] != BREACHED)  # stable: by due instant within each state
+        return pending[:limit]
+
+    def stages(self, case_id: UUID) -> list[SlaRow]:
+        with self._lock:
+            return sorted(self._rows.get(case_id, []), key=lambda r: r.stage)
+
+
+def _order(row: SlaRow) -> tuple[datetime, str, str]:
+    return row.due_at, str(row.case_id), row.stage
