@@ -138,11 +138,17 @@ def service_levels(
     ]
     first_routing = case.routings[0].at if case.routings else None
     if first_routing is not None or closed is None:
+        # A case answered at first contact and then reopened is routed from the reopening on.
+        route_from = case.received_at
+        if case.reopened_at is not None and (
+            first_routing is None or first_routing > case.reopened_at
+        ):
+            route_from = case.reopened_at
         stages.append(
             _stage(
                 case,
                 Stage.ROUTE,
-                case.received_at,
+                route_from,
                 policy.route,
                 first_routing,
                 calendar,

@@ -19,7 +19,7 @@ _DONE = {StageState.MET: MET, StageState.MISSED: MISSED}
 
 class MonevProjection:
     name = "monev"
-    version = 1
+    version = 2  # 2: a reopened first-contact case is due for routing from the reopening
 
     def __init__(
         self,

@@ -15,7 +15,7 @@ from projections.runner import LoggedEvent
 
 class QueueProjection:
     name = "queues"
-    version = 1
+    version = 2  # 2: a reopened first-contact case is due for routing from the reopening
 
     def __init__(
         self,

@@ -15,7 +15,7 @@ from projections.sla.view import SlaChanges, SlaRow, SlaView
 
 class SlaProjection:
     name = "sla"
-    version = 1
+    version = 2  # 2: a reopened first-contact case is due for routing from the reopening
 
     def __init__(
         self,

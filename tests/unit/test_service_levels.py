@@ -131,6 +131,16 @@ def test_a_reopened_case_gets_its_close_period_again_from_the_reopening() -> Non
     assert close.due_at.date() == date(2026, 11, 17)
 
 
+def test_a_first_contact_answer_reopened_is_due_for_routing_from_the_reopening() -> None:
+    case = received(Kind.INFORMATION_REQUEST)
+    case.acknowledge(message="ok", actor=ACTOR, at=day(2, 11))
+    case.close(outcome=Outcome.ANSWERED, answer="a", actor=ACTOR, at=day(2, 12))
+    case.reopen(reason="keberatan", actor=ACTOR, at=day(20))
+    route = stages_of(case, day(20, 12))[Stage.ROUTE]
+    assert route.started_at == day(20)
+    assert route.state == StageState.ON_TRACK
+
+
 def test_first_contact_resolution_has_no_routing_stages() -> None:
     case = received(Kind.INFORMATION_REQUEST)
     case.acknowledge(message="ok", actor=ACTOR, at=day(2, 11))
