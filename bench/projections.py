@@ -619,6 +619,7 @@ class Breakdown:
     read: float = 0.0
     decode: float = 0.0
     batches: int = 0
+    cases: int = 0  # distinct aggregates per batch, summed: state loads and stores per batch
     process: Counter[str] = field(default_factory=Counter)
     commit: Counter[str] = field(default_factory=Counter)
 
@@ -635,6 +636,7 @@ class TimedLog:
         events = self.log.read(after, limit)
         self.b.read += time.perf_counter() - started
         self.b.batches += 1
+        self.b.cases += len({e.originator_id for e in events})
         b = self.b
         for logged in events:
             decode = logged._decode
@@ -1215,6 +1217,10 @@ def benchmark(args: argparse.Namespace, workdir: Path, database: str) -> int:
         )
         b = combined.breakdown
         total = combined.seconds
+        say(
+            f"    {b.cases / b.batches:,.0f} distinct aggregates per batch on average "
+            f"({combined.head / b.cases:.2f} events per aggregate and batch)"
+        )
         say(
             f"    read (SELECT of {b.batches} batches) {b.read:.1f} s ({b.read / total:.0%}), "
             f"decode {b.decode:.1f} s ({b.decode / total:.0%})"

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -31,9 +32,37 @@ class SqlView:
     name: ClassVar[str]
     tables: ClassVar[dict[str, str]]  # table -> column definitions and indexes ("{t}" = table)
 
+    # Case states this view committed, kept for the next batches so that they need not be read
+    # back and unpickled; bounded, so memory stays flat however long the log.
+    state_cache_size: ClassVar[int] = 5000
+
     def __init__(self, db: ReadDatabase, generation: int) -> None:
         self.db = db
         self.generation = generation
+        self._states: OrderedDict[Any, Any] = OrderedDict()
+        self._lent = False
+
+    def cached_states(
+        self, ids: Collection[Any], load: Callable[[list[Any]], dict[Any, Any]]
+    ) -> dict[Any, Any]:
+        """The states of ``ids``: from the cache, else ``load``ed. The caller may change them."""
+        if self._lent:  # the last batch took states out and never committed them
+            self._states.clear()
+        found = {i: self._states[i] for i in ids if i in self._states}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            found.update(load(missing))
+        self._lent = True
+        return found
+
+    def _remember(self, changes: Any) -> None:
+        states = getattr(changes, "states", None) or {}
+        for case_id, state in states.items():
+            self._states[case_id] = state
+            self._states.move_to_end(case_id)
+        while len(self._states) > self.state_cache_size:
+            self._states.popitem(last=False)
+        self._lent = False
 
     def t(self, table: str) -> str:
         return f"rm_{self.name}_{table}_g{self.generation}"
@@ -58,16 +87,24 @@ class SqlView:
         return int(row[0]) if row else 0
 
     def commit(self, changes: Any, position: int) -> None:
-        with self.db.transaction() as cursor:
-            if changes is not None:
-                self.write(cursor, changes)
-            cursor.execute(
-                f"UPDATE {REGISTRY} SET position = %s, updated_at = %s "
-                "WHERE name = %s AND generation = %s AND position < %s",
-                (position, datetime.now(UTC), self.name, self.generation, position),
-            )
-            if cursor.rowcount != 1:
-                raise StalePosition(f"{self.name} g{self.generation} is already past {position}")
+        try:
+            with self.db.transaction() as cursor:
+                if changes is not None:
+                    self.write(cursor, changes)
+                cursor.execute(
+                    f"UPDATE {REGISTRY} SET position = %s, updated_at = %s "
+                    "WHERE name = %s AND generation = %s AND position < %s",
+                    (position, datetime.now(UTC), self.name, self.generation, position),
+                )
+                if cursor.rowcount != 1:
+                    raise StalePosition(
+                        f"{self.name} g{self.generation} is already past {position}"
+                    )
+        except BaseException:
+            self._states.clear()
+            self._lent = False
+            raise
+        self._remember(changes)
 
     def write(self, cursor: Cursor, changes: Any) -> None:
         raise NotImplementedError

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
 
     projection_poll_seconds: float = 1.0
     projection_batch_size: int = 2000
+    projection_catch_up_batch_size: int = 20000
     read_wait_seconds: float = 5.0
 
     # SLA alerts: how often the timer scans; where the notifier POSTs them (unset: kept in the

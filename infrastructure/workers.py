@@ -37,8 +37,10 @@ class ReadModelWorker:
         poll_seconds: float = 1.0,
         batch_size: int = 2000,
         on_commit: Callable[[str, Any, int], None] | None = None,
+        catch_up_batch_size: int | None = None,
     ) -> None:
         self.on_commit = on_commit
+        self.catch_up_batch_size = catch_up_batch_size
         self.catalog = catalog
         self.projections = projections
         self.log = event_log
@@ -67,11 +69,20 @@ class ReadModelWorker:
 
     def step(self) -> int:
         """Take the locks it can, run every held read model to the head, switch over builds."""
+        for name in list(self._bindings):
+            if not self.locks.holds(f"projection:{name}"):  # its lock connection was lost
+                del self._bindings[name]
+                self._live.discard(name)
         for name, projection in self.projections.items():
             if name not in self._bindings and self.locks.try_acquire(f"projection:{name}"):
                 self._bindings[name] = Binding(projection, self.catalog.target(name))
         runner = Runner(
-            self.log, list(self._bindings.values()), self.batch_size, self.metrics, self.on_commit
+            self.log,
+            list(self._bindings.values()),
+            self.batch_size,
+            self.metrics,
+            self.on_commit,
+            self.catch_up_batch_size,
         )
         taken = 0
         while not self._stop.is_set():

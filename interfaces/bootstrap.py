@@ -130,6 +130,7 @@ class Container:
             poll_seconds=self.settings.projection_poll_seconds,
             batch_size=self.settings.projection_batch_size,
             on_commit=self.announce,
+            catch_up_batch_size=self.settings.projection_catch_up_batch_size,
         )
         self.complaints.saved_listeners.append(lambda _: self.ticker.wake())
         if isinstance(self.read_db, PostgresReadDatabase):

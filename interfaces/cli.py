@@ -123,7 +123,7 @@ def projections_rebuild(
     """Build read models afresh beside the live ones, then switch over (no downtime)."""
     from rich.progress import Progress
 
-    from interfaces.rebuild import rebuild
+    from interfaces.rebuild import rebuild_together
 
     container = bootstrap()
     try:
@@ -134,23 +134,23 @@ def projections_rebuild(
                 f"unknown read model {unknown}; known: {sorted(container.projections)}"
             )
         with Progress(console=console) as progress:
-            for chosen in names:
-                if chosen in container.catalog.fixed:
-                    # Append-only: never rewritten; "rebuilding" it means verifying it.
-                    result = verify_view(catch_up_trail(container), container.event_log())
-                    console.print(f"{chosen}: verified, {result.to_json()}")
-                    if not result.ok:
-                        raise typer.Exit(1)
-                    continue
+            for chosen in [n for n in names if n in container.catalog.fixed]:
+                # Append-only: never rewritten; "rebuilding" it means verifying it.
+                result = verify_view(catch_up_trail(container), container.event_log())
+                console.print(f"{chosen}: verified, {result.to_json()}")
+                if not result.ok:
+                    raise typer.Exit(1)
+            chosen = [n for n in names if n not in container.catalog.fixed]
+            if chosen:
                 head = container.event_log().head()
-                task = progress.add_task(f"rebuilding {chosen}", total=max(head, 1))
-                stats = rebuild(
-                    container, chosen, lambda p, t=task: progress.update(t, completed=p)
+                task = progress.add_task(f"rebuilding {', '.join(chosen)}", total=max(head, 1))
+                stats = rebuild_together(
+                    container, chosen, lambda p: progress.update(task, completed=p)
                 )
                 progress.update(task, completed=max(head, 1))
                 console.print(
-                    f"{chosen}: {stats.events} events in {stats.seconds:.1f} s "
-                    f"({stats.rate:,.0f} events/s), generation {stats.generation} is live"
+                    f"{', '.join(chosen)}: {stats.events} events in {stats.seconds:.1f} s "
+                    f"({stats.rate:,.0f} events/s); the new generations are live"
                 )
     finally:
         container.close()

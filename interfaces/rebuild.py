@@ -25,18 +25,32 @@ def rebuild(
     container: Container, name: str, progress: Callable[[int], None] | None = None
 ) -> RebuildStats:
     """Build ``name`` from the whole log beside the live build, then make it live."""
-    view = container.catalog.start_rebuild(name)
+    return rebuild_together(container, [name], progress)
+
+
+def rebuild_together(
+    container: Container, names: list[str], progress: Callable[[int], None] | None = None
+) -> RebuildStats:
+    """Build several read models in one pass over the log (read and decoded once), each beside
+    its live build, then make each live. ``events`` counts the log's events, once."""
+    views = [container.catalog.start_rebuild(name) for name in names]
     runner = Runner(
         container.event_log(),
-        [Binding(container.projections[name], view)],
+        [Binding(container.projections[n], v) for n, v in zip(names, views, strict=True)],
         batch_size=container.settings.projection_batch_size,
         metrics=container.metrics,
+        catch_up_batch_size=container.settings.projection_catch_up_batch_size,
     )
     started = time.perf_counter()
-    events = 0
     while True:
-        events += runner.catch_up(progress)
-        if view.position() >= container.event_log().head():
+        runner.catch_up(progress)
+        head = container.event_log().head()
+        if all(view.position() >= head for view in views):
             break
-    container.catalog.promote(view)
-    return RebuildStats(events, time.perf_counter() - started, view.generation)
+    for view in views:
+        container.catalog.promote(view)
+    return RebuildStats(
+        min(view.position() for view in views),
+        time.perf_counter() - started,
+        max(view.generation for view in views),
+    )

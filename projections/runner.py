@@ -135,6 +135,10 @@ class Runner:
     batch_size: int = 2000
     metrics: Metrics = field(default_factory=NoMetrics)
     on_commit: Callable[[str, Any, int], None] | None = None
+    # Far behind (a rebuild, a new version): bigger batches, so each case's events mostly fall
+    # into one batch and its row is computed and written once for all of them.
+    catch_up_batch_size: int | None = None
+    _behind: bool = field(default=False, init=False, repr=False)
 
     def step(self) -> int:
         """One batch for every view that is behind; returns how many events were taken in.
@@ -142,11 +146,16 @@ class Runner:
         Views at the same position share one read and one decoding of the batch.
         """
         taken = 0
+        limit = self.batch_size
+        if self._behind and self.catch_up_batch_size:
+            limit = max(self.batch_size, self.catch_up_batch_size)
+        self._behind = False
         batches: dict[int, list[LoggedEvent]] = {}
         for binding in self.bindings:
             after = binding.view.position()
             if after not in batches:
-                batches[after] = self.log.read(after, self.batch_size)
+                batches[after] = self.log.read(after, limit)
+                self._behind = self._behind or len(batches[after]) >= limit
             batch = batches[after]
             if not batch:
                 continue

@@ -35,8 +35,11 @@ class SqlSlaView(SqlView):
     }
 
     def case_states(self, ids: Collection[UUID]) -> dict[UUID, Complaint]:
+        return self.cached_states(ids, self._load_states)
+
+    def _load_states(self, ids: list[UUID]) -> dict[UUID, Complaint]:
         with self.db.transaction() as cursor:
-            rows = rows_in(self.db, cursor, self.t("cases"), "id", list(ids), "id, state")
+            rows = rows_in(self.db, cursor, self.t("cases"), "id", ids, "id, state")
         return {_uuid(r[0]): pickle.loads(bytes(r[1])) for r in rows}
 
     def write(self, cursor: Cursor, changes: SlaChanges) -> None:

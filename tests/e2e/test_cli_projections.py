@@ -43,7 +43,7 @@ def test_a_rebuild_builds_a_new_generation_and_switches_queries_to_it(env) -> No
 
     result = CliRunner().invoke(cli, ["projections", "rebuild", "queues"], env=env)
     assert result.exit_code == 0, result.output
-    assert "generation 2 is live" in result.output
+    assert "the new generations are live" in result.output
 
     status = CliRunner().invoke(cli, ["projections", "status"], env=env)
     assert status.exit_code == 0, status.output
