@@ -84,6 +84,7 @@ class ReadModelWorker:
             self.on_commit,
             self.catch_up_batch_size,
         )
+        runner.report()  # every held read model shows in the metrics from its first step
         taken = 0
         while not self._stop.is_set():
             step = runner.step()

@@ -37,6 +37,7 @@ def _worker(postgres_url: str, schema: str, tmp_path: Path) -> subprocess.Popen[
         "ADUAN_JWT_SECRET": SECRET,
         "ADUAN_VAR_DIR": str(tmp_path),
         "ADUAN_PROJECTION_BATCH_SIZE": "3",
+        "ADUAN_PROJECTION_CATCH_UP_BATCH_SIZE": "3",
         "ADUAN_PROJECTION_POLL_SECONDS": "0.2",
     }
     return subprocess.Popen(
