@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 
@@ -44,6 +45,52 @@ class ApplicationLog:
 
     def head(self) -> int:
         return self._recorder.max_notification_id() or 0  # type: ignore[attr-defined]
+
+
+class PostgresEventLog(ApplicationLog):
+    """Reads the PostgreSQL events table directly: tuples in binary, no row objects per event.
+
+    The library's reader builds a frozen dataclass from a dict row for every event; read models
+    take in whole batches, most of which they only hash or skip, so that cost is left out here.
+    """
+
+    def __init__(self, app: Application, db: PostgresReadDatabase) -> None:
+        super().__init__(app)
+        recorder = app.recorder
+        if not isinstance(recorder, PostgresApplicationRecorder):
+            raise TypeError("needs the PostgreSQL event store")
+        self._db = db
+        self._select = sql.SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            "FROM {}.{} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+        ).format(
+            sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name)
+        )
+
+    def read(self, after: int, limit: int) -> list[LoggedEvent]:
+        with self._db.pool.connection() as conn, conn.cursor(binary=True) as cursor:
+            cursor.execute(self._select, (after, limit))
+            rows = cursor.fetchall()
+        mapper = self._mapper
+        return [
+            LoggedEvent(
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                lambda row=row: mapper.to_domain_event(
+                    Notification(
+                        id=row[0],
+                        originator_id=row[1],
+                        originator_version=row[2],
+                        topic=row[3],
+                        state=bytes(row[4]),
+                    )
+                ),
+            )
+            for row in rows
+        ]
 
 
 class PostgresListener:

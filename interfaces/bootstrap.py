@@ -25,6 +25,7 @@ from infrastructure.clock import SystemClock, SystemRandomness
 from infrastructure.event_log import (
     ApplicationLog,
     LocalLocks,
+    PostgresEventLog,
     PostgresListener,
     PostgresLocks,
 )
@@ -104,6 +105,8 @@ class Container:
                 self.queue_feed.publish(unit, message)
 
     def event_log(self) -> ApplicationLog:
+        if isinstance(self.read_db, PostgresReadDatabase):
+            return PostgresEventLog(self.complaints, self.read_db)
         return ApplicationLog(self.complaints)
 
     def locks(self) -> PostgresLocks | LocalLocks:
