@@ -9,8 +9,10 @@ the log, then it becomes live and the old tables are dropped: no downtime.
 
 from __future__ import annotations
 
+import pickle
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -20,6 +22,25 @@ from typing import Any, ClassVar
 from infrastructure.readstore import Cursor, ReadDatabase
 
 REGISTRY = "aduan_read_models"
+
+
+_PICKLED: dict[int, tuple[weakref.ref[Any], int, bytes]] = {}
+_PICKLED_MAX = 20000
+
+
+def pickled(state: Any) -> bytes:
+    """A case state's bytes; the read models at one position store the very same state object,
+    so it is pickled once for all of them (keyed by identity and version)."""
+    version = getattr(state, "_version", None)
+    found = _PICKLED.get(id(state))
+    if version is not None and found is not None and found[0]() is state and found[1] == version:
+        return found[2]
+    data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    if version is not None:
+        if len(_PICKLED) >= _PICKLED_MAX:
+            _PICKLED.clear()
+        _PICKLED[id(state)] = (weakref.ref(state), version, data)
+    return data
 
 
 class StalePosition(RuntimeError):

@@ -60,6 +60,19 @@ class LoggedEvent:
         return self._event
 
 
+class Batch(list[LoggedEvent]):
+    """The events one projection takes in from a batch, with a memo for work other projections
+    at the same position would repeat on the very same events (replaying a case, its stages)."""
+
+    def __init__(self, events: list[LoggedEvent]) -> None:
+        super().__init__(events)
+        self.memo: dict[Any, Any] = {}
+
+
+def memo_of(events: Sequence[LoggedEvent]) -> dict[Any, Any] | None:
+    return events.memo if isinstance(events, Batch) else None
+
+
 class EventLog(Protocol):
     def read(self, after: int, limit: int) -> list[LoggedEvent]:
         """Events with a position greater than ``after``, oldest first, at most ``limit``."""
@@ -151,6 +164,7 @@ class Runner:
             limit = max(self.batch_size, self.catch_up_batch_size)
         self._behind = False
         batches: dict[int, list[LoggedEvent]] = {}
+        shared: dict[tuple[int, ...], Batch] = {}
         for binding in self.bindings:
             after = binding.view.position()
             if after not in batches:
@@ -159,7 +173,9 @@ class Runner:
             batch = batches[after]
             if not batch:
                 continue
-            wanted = [e for e in batch if binding.projection.wants(e.topic)]
+            chosen = [e for e in batch if binding.projection.wants(e.topic)]
+            key = (after, *(e.position for e in chosen))
+            wanted = shared.setdefault(key, Batch(chosen))
             changes = binding.projection.process(wanted, binding.view)
             binding.view.commit(changes, batch[-1].position)
             if self.on_commit is not None and wanted:

@@ -68,10 +68,7 @@ class SqlAuditView:
             seq, head = (int(row[0]), row[1]) if row else (0, GENESIS)
             if first.seq != seq + 1 or first.prev_hash != head:
                 raise ChainMoved(f"the chain is at seq {seq}; batch starts at {first.seq}")
-            cursor.executemany(
-                f"INSERT INTO {CHAIN} ({COLUMNS}) VALUES ({', '.join(['%s'] * 12)})",
-                [_row(e) for e in changes.entries],
-            )
+            self.db.append_rows(cursor, CHAIN, COLUMNS, [_row(e) for e in changes.entries])
 
     def entries(
         self, after: int = 0, limit: int = 1000, complaint_id: UUID | None = None

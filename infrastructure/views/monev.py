@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.complaint import Complaint
-from infrastructure.read_models import SqlView, rows_in
+from infrastructure.read_models import SqlView, pickled, rows_in
 from infrastructure.readstore import Cursor
 from projections.monev.view import MonevChanges, MonevFact, Period
 
@@ -50,7 +50,7 @@ class SqlMonevView(SqlView):
     def write(self, cursor: Cursor, changes: MonevChanges) -> None:
         rows = []
         for case_id, fact in changes.facts.items():
-            state = pickle.dumps(changes.states[case_id], protocol=pickle.HIGHEST_PROTOCOL)
+            state = pickled(changes.states[case_id])
             rows.append([getattr(fact, n) for n in _NAMES] + [state])
         if not rows:
             return

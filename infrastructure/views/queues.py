@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.complaint import Complaint
-from infrastructure.read_models import SqlView, rows_in
+from infrastructure.read_models import SqlView, pickled, rows_in
 from infrastructure.readstore import Cursor
 from projections.queues.view import QueueChanges, QueueItem, QueueQuery
 
@@ -32,7 +32,8 @@ class SqlQueueView(SqlView):
             "waiting_for_complainant BOOLEAN NOT NULL, next_stage TEXT, "
             "next_due_at TIMESTAMPTZ, next_due_soon_at TIMESTAMPTZ, version INTEGER NOT NULL, "
             "sort_key BIGINT NOT NULL, state BYTEA NOT NULL);"
-            "CREATE INDEX {t}_unit ON {t} (handling_unit, status, sort_key, id)"
+            "CREATE INDEX {t}_unit ON {t} (handling_unit, status, sort_key, id);"
+            "CREATE INDEX {t}_counts ON {t} (handling_unit, restricted, status)"
         ),
     }
 
@@ -47,7 +48,7 @@ class SqlQueueView(SqlView):
     def write(self, cursor: Cursor, changes: QueueChanges) -> None:
         rows = []
         for case_id, item in changes.items.items():
-            state = pickle.dumps(changes.states[case_id], protocol=pickle.HIGHEST_PROTOCOL)
+            state = pickled(changes.states[case_id])
             rows.append([getattr(item, n) for n in _NAMES] + [item.sort_key, state])
         if not rows:
             return

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from domain.complaint import Complaint
 from infrastructure.alerts import ALERTS
-from infrastructure.read_models import SqlView, rows_in
+from infrastructure.read_models import SqlView, pickled, rows_in
 from infrastructure.readstore import Cursor
 from projections.sla.view import BREACHED, DUE_SOON, SlaChanges, SlaQuery, SlaRow
 
@@ -52,10 +52,7 @@ class SqlSlaView(SqlView):
         if rows:
             marks = ", ".join("%s" for _ in _NAMES)
             cursor.executemany(f"INSERT INTO {self.t('stages')} ({COLUMNS}) VALUES ({marks})", rows)
-        states = [
-            [case_id, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)]
-            for case_id, state in changes.states.items()
-        ]
+        states = [[case_id, pickled(state)] for case_id, state in changes.states.items()]
         cursor.executemany(
             f"INSERT INTO {self.t('cases')} (id, state) VALUES (%s, %s) "
             "ON CONFLICT (id) DO UPDATE SET state = excluded.state",

@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 
 from domain.calendar import WorkingCalendar, local_day, working_days_between
 from domain.complaint import Complaint
-from domain.service_levels import SlaPolicy, StageStatus, service_levels
+from domain.service_levels import SlaPolicy, StageStatus
 from domain.vocabulary import Outcome, StageState
 from projections.casework import is_case_event, replay
+from projections.casework import stages as case_stages
 from projections.monev.view import MET, MISSED, OPEN, MonevChanges, MonevFact, MonevView
 from projections.runner import LoggedEvent
 
@@ -37,16 +38,16 @@ class MonevProjection:
     def process(self, events: Sequence[LoggedEvent], view: MonevView) -> MonevChanges:
         changes = MonevChanges()
         for case_id, (case, at) in replay(events, view).items():
-            changes.facts[case_id] = self.fact(case, at)
+            changes.facts[case_id] = self.fact(case, at, events)
             changes.states[case_id] = case
         return changes
 
-    def fact(self, case: Complaint, at: datetime) -> MonevFact:
+    def fact(self, case: Complaint, at: datetime, batch: Sequence[LoggedEvent] = ()) -> MonevFact:
         """The case's facts as of its latest event (``at``): never the wall clock."""
         calendar = self.calendar()
-        policy = self.policy_for(case.policy_version)
         stages = {
-            s.stage.value: s for s in service_levels(case, policy, calendar, self.zone_of, at)
+            s.stage.value: s
+            for s in case_stages(batch, case, at, self.policy_for, calendar, self.zone_of)
         }
         received = case.received_at.astimezone(ZoneInfo(self.zone_of(case.intake_unit)))
 

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from domain.calendar import WorkingCalendar
 from domain.complaint import Complaint
-from domain.service_levels import SlaPolicy, due_soon_from, next_due, service_levels
-from projections.casework import is_case_event, replay
+from domain.service_levels import SlaPolicy, due_soon_from, next_due
+from projections.casework import is_case_event, replay, stages
 from projections.queues.view import QueueChanges, QueueItem, QueueView
 from projections.runner import LoggedEvent
 
@@ -33,18 +33,15 @@ class QueueProjection:
     def process(self, events: Sequence[LoggedEvent], view: QueueView) -> QueueChanges:
         changes = QueueChanges()
         for case_id, (case, at) in replay(events, view).items():
-            changes.items[case_id] = self.item(case, at)
+            changes.items[case_id] = self.item(case, at, events)
             changes.states[case_id] = case
         return changes
 
-    def item(self, case: Complaint, at: datetime) -> QueueItem:
+    def item(self, case: Complaint, at: datetime, batch: Sequence[LoggedEvent] = ()) -> QueueItem:
         due = due_soon = stage = None
         if case.is_open:
             calendar = self.calendar()
-            stages = service_levels(
-                case, self.policy_for(case.policy_version), calendar, self.zone_of, at
-            )
-            upcoming = next_due(stages)
+            upcoming = next_due(stages(batch, case, at, self.policy_for, calendar, self.zone_of))
             if upcoming is not None:
                 stage = upcoming.stage.value
                 due = upcoming.due_at

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from domain.calendar import WorkingCalendar
 from domain.complaint import Complaint
-from domain.service_levels import SlaPolicy, due_soon_from, service_levels
-from projections.casework import is_case_event, replay
+from domain.service_levels import SlaPolicy, due_soon_from
+from projections.casework import is_case_event, replay, stages
 from projections.runner import LoggedEvent
 from projections.sla.view import SlaChanges, SlaRow, SlaView
 
@@ -33,11 +33,13 @@ class SlaProjection:
     def process(self, events: Sequence[LoggedEvent], view: SlaView) -> SlaChanges:
         changes = SlaChanges()
         for case_id, (case, at) in replay(events, view).items():
-            changes.rows[case_id] = self.rows(case, at)
+            changes.rows[case_id] = self.rows(case, at, events)
             changes.states[case_id] = case
         return changes
 
-    def rows(self, case: Complaint, at: datetime) -> list[SlaRow]:
+    def rows(
+        self, case: Complaint, at: datetime, batch: Sequence[LoggedEvent] = ()
+    ) -> list[SlaRow]:
         """The case's stages still open after its event at ``at`` (none once it is closed).
 
         Computed as of the event's own time: once every pause has ended, a stage's due instant
@@ -46,9 +48,7 @@ class SlaProjection:
         if not case.is_open:
             return []
         calendar = self.calendar()
-        stages = service_levels(
-            case, self.policy_for(case.policy_version), calendar, self.zone_of, at
-        )
+        open_stages = stages(batch, case, at, self.policy_for, calendar, self.zone_of)
         return [
             SlaRow(
                 case_id=case.id,
@@ -61,6 +61,6 @@ class SlaProjection:
                 paused=case.waiting_for_complainant,
                 restricted=case.is_restricted,
             )
-            for stage in stages
+            for stage in open_stages
             if stage.completed_at is None
         ]
