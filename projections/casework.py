@@ -7,9 +7,11 @@ The reporter and the free-text description never reach a read model.
 
 from __future__ import annotations
 
+import copy
+import threading
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.utils import get_topic
@@ -75,3 +77,77 @@ def stages(
     if memo is not None:
         memo[key] = found
     return found
+
+
+class CaseProjection:
+    """Base of the read models derived from whole cases (queues, SLA stages, monev facts).
+
+    ``process`` replays the batch (shared with the other case read models at the same position)
+    and asks the subclass for each touched case's rows; the case's state goes along with them.
+    """
+
+    name: str
+    version: int
+
+    def __init__(
+        self,
+        policy_for: Callable[[int], SlaPolicy],
+        calendar: Callable[[], WorkingCalendar],
+        zone_of: Callable[[str], str],
+    ) -> None:
+        self.policy_for = policy_for
+        self.calendar = calendar
+        self.zone_of = zone_of
+
+    def wants(self, topic: str) -> bool:
+        return is_case_event(topic)
+
+    def process(self, events: Sequence[LoggedEvent], view: CaseStates) -> Any:
+        changes = self.new_changes()
+        for case_id, (case, at) in replay(events, view).items():
+            self.record(changes, case, at, events)
+            changes.states[case_id] = case
+        return changes
+
+    def stages(
+        self, batch: Sequence[LoggedEvent], case: Complaint, at: datetime
+    ) -> list[StageStatus]:
+        return stages(batch, case, at, self.policy_for, self.calendar(), self.zone_of)
+
+    def new_changes(self) -> Any:
+        """An empty changes object with a ``states`` dict."""
+        raise NotImplementedError
+
+    def record(
+        self, changes: Any, case: Complaint, at: datetime, batch: Sequence[LoggedEvent]
+    ) -> None:
+        """Put the rows of ``case`` as of its event at ``at`` into ``changes``."""
+        raise NotImplementedError
+
+
+class MemoryCaseStates:
+    """Base of the in-memory views of case read models: states, position, one lock."""
+
+    def __init__(self) -> None:
+        self._states: dict[UUID, Complaint] = {}
+        self._position = 0
+        self._lock = threading.Lock()
+
+    def position(self) -> int:
+        return self._position
+
+    def case_states(self, ids: Collection[UUID]) -> dict[UUID, Complaint]:
+        with self._lock:
+            return {i: copy.deepcopy(self._states[i]) for i in ids if i in self._states}
+
+    def commit(self, changes: Any, position: int) -> None:
+        with self._lock:
+            if position <= self._position:
+                raise ValueError(f"position {position} is not after {self._position}")
+            self.apply(changes)
+            self._states.update(changes.states)
+            self._position = position
+
+    def apply(self, changes: Any) -> None:
+        """Take the changes' rows in (called under the lock)."""
+        raise NotImplementedError

@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
-import copy
-import threading
 from collections.abc import Collection
 from uuid import UUID
 
-from domain.complaint import Complaint
+from projections.casework import MemoryCaseStates
 from projections.monev.view import MonevChanges, MonevFact, Period
 
 
-class MemoryMonevView:
+class MemoryMonevView(MemoryCaseStates):
     def __init__(self) -> None:
+        super().__init__()
         self._facts: dict[UUID, MonevFact] = {}
-        self._states: dict[UUID, Complaint] = {}
-        self._position = 0
-        self._lock = threading.Lock()
 
-    def position(self) -> int:
-        return self._position
-
-    def case_states(self, ids: Collection[UUID]) -> dict[UUID, Complaint]:
-        with self._lock:
-            return {i: copy.deepcopy(self._states[i]) for i in ids if i in self._states}
-
-    def commit(self, changes: MonevChanges, position: int) -> None:
-        with self._lock:
-            if position <= self._position:
-                raise ValueError(f"position {position} is not after {self._position}")
-            self._facts.update(changes.facts)
-            self._states.update(changes.states)
-            self._position = position
+    def apply(self, changes: MonevChanges) -> None:
+        self._facts.update(changes.facts)
 
     def facts(self, period: Period, unit: str | None = None) -> list[MonevFact]:
         with self._lock:

@@ -2,53 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from domain.calendar import WorkingCalendar, local_day, working_days_between
+from domain.calendar import local_day, working_days_between
 from domain.complaint import Complaint
-from domain.service_levels import SlaPolicy, StageStatus
+from domain.service_levels import StageStatus
 from domain.vocabulary import Outcome, StageState
-from projections.casework import is_case_event, replay
-from projections.casework import stages as case_stages
-from projections.monev.view import MET, MISSED, OPEN, MonevChanges, MonevFact, MonevView
+from projections.casework import CaseProjection
+from projections.monev.view import MET, MISSED, OPEN, MonevChanges, MonevFact
 from projections.runner import LoggedEvent
 
 _DONE = {StageState.MET: MET, StageState.MISSED: MISSED}
 
 
-class MonevProjection:
+class MonevProjection(CaseProjection):
     name = "monev"
     version = 2  # 2: a reopened first-contact case is due for routing from the reopening
 
-    def __init__(
-        self,
-        policy_for: Callable[[int], SlaPolicy],
-        calendar: Callable[[], WorkingCalendar],
-        zone_of: Callable[[str], str],
+    def new_changes(self) -> MonevChanges:
+        return MonevChanges()
+
+    def record(
+        self, changes: MonevChanges, case: Complaint, at: datetime, batch: Sequence[LoggedEvent]
     ) -> None:
-        self.policy_for = policy_for
-        self.calendar = calendar
-        self.zone_of = zone_of
-
-    def wants(self, topic: str) -> bool:
-        return is_case_event(topic)
-
-    def process(self, events: Sequence[LoggedEvent], view: MonevView) -> MonevChanges:
-        changes = MonevChanges()
-        for case_id, (case, at) in replay(events, view).items():
-            changes.facts[case_id] = self.fact(case, at, events)
-            changes.states[case_id] = case
-        return changes
+        changes.facts[case.id] = self.fact(case, at, batch)
 
     def fact(self, case: Complaint, at: datetime, batch: Sequence[LoggedEvent] = ()) -> MonevFact:
         """The case's facts as of its latest event (``at``): never the wall clock."""
         calendar = self.calendar()
-        stages = {
-            s.stage.value: s
-            for s in case_stages(batch, case, at, self.policy_for, calendar, self.zone_of)
-        }
+        stages = {s.stage.value: s for s in self.stages(batch, case, at)}
         received = case.received_at.astimezone(ZoneInfo(self.zone_of(case.intake_unit)))
 
         def days_to(stage: str) -> int | None:

@@ -2,37 +2,21 @@
 
 from __future__ import annotations
 
-import copy
-import threading
 from collections import Counter
 from collections.abc import Collection
 from uuid import UUID
 
-from domain.complaint import Complaint
+from projections.casework import MemoryCaseStates
 from projections.queues.view import QueueChanges, QueueItem, QueueQuery
 
 
-class MemoryQueueView:
+class MemoryQueueView(MemoryCaseStates):
     def __init__(self) -> None:
+        super().__init__()
         self._items: dict[UUID, QueueItem] = {}
-        self._states: dict[UUID, Complaint] = {}
-        self._position = 0
-        self._lock = threading.Lock()
 
-    def position(self) -> int:
-        return self._position
-
-    def case_states(self, ids: Collection[UUID]) -> dict[UUID, Complaint]:
-        with self._lock:
-            return {i: copy.deepcopy(self._states[i]) for i in ids if i in self._states}
-
-    def commit(self, changes: QueueChanges, position: int) -> None:
-        with self._lock:
-            if position <= self._position:
-                raise ValueError(f"position {position} is not after {self._position}")
-            self._items.update(changes.items)
-            self._states.update(changes.states)
-            self._position = position
+    def apply(self, changes: QueueChanges) -> None:
+        self._items.update(changes.items)
 
     def items(self, ids: Collection[UUID]) -> dict[UUID, QueueItem]:
         return {i: self._items[i] for i in ids if i in self._items}

@@ -2,46 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
-from domain.calendar import WorkingCalendar
 from domain.complaint import Complaint
-from domain.service_levels import SlaPolicy, due_soon_from, next_due
-from projections.casework import is_case_event, replay, stages
-from projections.queues.view import QueueChanges, QueueItem, QueueView
+from domain.service_levels import due_soon_from, next_due
+from projections.casework import CaseProjection
+from projections.queues.view import QueueChanges, QueueItem
 from projections.runner import LoggedEvent
 
 
-class QueueProjection:
+class QueueProjection(CaseProjection):
     name = "queues"
     version = 2  # 2: a reopened first-contact case is due for routing from the reopening
 
-    def __init__(
-        self,
-        policy_for: Callable[[int], SlaPolicy],
-        calendar: Callable[[], WorkingCalendar],
-        zone_of: Callable[[str], str],
+    def new_changes(self) -> QueueChanges:
+        return QueueChanges()
+
+    def record(
+        self, changes: QueueChanges, case: Complaint, at: datetime, batch: Sequence[LoggedEvent]
     ) -> None:
-        self.policy_for = policy_for
-        self.calendar = calendar
-        self.zone_of = zone_of
-
-    def wants(self, topic: str) -> bool:
-        return is_case_event(topic)
-
-    def process(self, events: Sequence[LoggedEvent], view: QueueView) -> QueueChanges:
-        changes = QueueChanges()
-        for case_id, (case, at) in replay(events, view).items():
-            changes.items[case_id] = self.item(case, at, events)
-            changes.states[case_id] = case
-        return changes
+        changes.items[case.id] = self.item(case, at, batch)
 
     def item(self, case: Complaint, at: datetime, batch: Sequence[LoggedEvent] = ()) -> QueueItem:
         due = due_soon = stage = None
         if case.is_open:
             calendar = self.calendar()
-            upcoming = next_due(stages(batch, case, at, self.policy_for, calendar, self.zone_of))
+            upcoming = next_due(self.stages(batch, case, at))
             if upcoming is not None:
                 stage = upcoming.stage.value
                 due = upcoming.due_at

@@ -2,43 +2,26 @@
 
 from __future__ import annotations
 
-import copy
-import threading
-from collections.abc import Collection
 from datetime import datetime
 from uuid import UUID
 
-from domain.complaint import Complaint
+from projections.casework import MemoryCaseStates
 from projections.sla.alerts import AlertStore, alert_id
 from projections.sla.view import BREACHED, SlaChanges, SlaQuery, SlaRow
 
 
-class MemorySlaView:
+class MemorySlaView(MemoryCaseStates):
     def __init__(self, alerts: AlertStore | None = None) -> None:
+        super().__init__()
         self._rows: dict[UUID, list[SlaRow]] = {}
-        self._states: dict[UUID, Complaint] = {}
-        self._position = 0
         self._alerts = alerts
-        self._lock = threading.Lock()
 
-    def position(self) -> int:
-        return self._position
-
-    def case_states(self, ids: Collection[UUID]) -> dict[UUID, Complaint]:
-        with self._lock:
-            return {i: copy.deepcopy(self._states[i]) for i in ids if i in self._states}
-
-    def commit(self, changes: SlaChanges, position: int) -> None:
-        with self._lock:
-            if position <= self._position:
-                raise ValueError(f"position {position} is not after {self._position}")
-            for case_id, rows in changes.rows.items():
-                if rows:
-                    self._rows[case_id] = list(rows)
-                else:
-                    self._rows.pop(case_id, None)
-            self._states.update(changes.states)
-            self._position = position
+    def apply(self, changes: SlaChanges) -> None:
+        for case_id, rows in changes.rows.items():
+            if rows:
+                self._rows[case_id] = list(rows)
+            else:
+                self._rows.pop(case_id, None)
 
     def _all(self) -> list[SlaRow]:
         with self._lock:

@@ -2,40 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
-from domain.calendar import WorkingCalendar
 from domain.complaint import Complaint
-from domain.service_levels import SlaPolicy, due_soon_from
-from projections.casework import is_case_event, replay, stages
+from domain.service_levels import due_soon_from
+from projections.casework import CaseProjection
 from projections.runner import LoggedEvent
-from projections.sla.view import SlaChanges, SlaRow, SlaView
+from projections.sla.view import SlaChanges, SlaRow
 
 
-class SlaProjection:
+class SlaProjection(CaseProjection):
     name = "sla"
     version = 2  # 2: a reopened first-contact case is due for routing from the reopening
 
-    def __init__(
-        self,
-        policy_for: Callable[[int], SlaPolicy],
-        calendar: Callable[[], WorkingCalendar],
-        zone_of: Callable[[str], str],
+    def new_changes(self) -> SlaChanges:
+        return SlaChanges()
+
+    def record(
+        self, changes: SlaChanges, case: Complaint, at: datetime, batch: Sequence[LoggedEvent]
     ) -> None:
-        self.policy_for = policy_for
-        self.calendar = calendar
-        self.zone_of = zone_of
-
-    def wants(self, topic: str) -> bool:
-        return is_case_event(topic)
-
-    def process(self, events: Sequence[LoggedEvent], view: SlaView) -> SlaChanges:
-        changes = SlaChanges()
-        for case_id, (case, at) in replay(events, view).items():
-            changes.rows[case_id] = self.rows(case, at, events)
-            changes.states[case_id] = case
-        return changes
+        changes.rows[case.id] = self.rows(case, at, batch)
 
     def rows(
         self, case: Complaint, at: datetime, batch: Sequence[LoggedEvent] = ()
@@ -48,7 +35,7 @@ class SlaProjection:
         if not case.is_open:
             return []
         calendar = self.calendar()
-        open_stages = stages(batch, case, at, self.policy_for, calendar, self.zone_of)
+        open_stages = self.stages(batch, case, at)
         return [
             SlaRow(
                 case_id=case.id,
