@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
+import psycopg
+import psycopg_pool
 from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -137,13 +140,19 @@ def _translate(error: Exception) -> Problem | None:
                 current_status=error.status,
                 allowed_from=list(error.allowed_from),
             )
-        case OperationalError() | InterfaceError():
-            log.warning("event store unavailable: %s", error)
+        case (
+            OperationalError()
+            | InterfaceError()
+            | psycopg.OperationalError()
+            | psycopg_pool.PoolTimeout()
+            | sqlite3.OperationalError()
+        ):
+            log.warning("database unavailable: %s", type(error).__name__)
             return Problem(
                 503,
                 "store-unavailable",
                 "Service unavailable",
-                "the event store cannot be reached; retry shortly",
+                "the database cannot be reached; retry shortly",
                 headers={"Retry-After": "2"},
             )
     return None
@@ -203,4 +212,7 @@ KNOWN_ERRORS: tuple[type[Exception], ...] = (
     TransitionNotAllowed,
     OperationalError,
     InterfaceError,
+    psycopg.OperationalError,
+    psycopg_pool.PoolTimeout,
+    sqlite3.OperationalError,
 )
