@@ -18,6 +18,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recorder, 
 from application.access import (
     Command,
     Principal,
+    Role,
     can_see,
     command_for_follow_up,
     may_create,
@@ -32,7 +33,26 @@ from application.errors import (
     UnknownUnit,
     VersionConflict,
 )
-from application.ports import Calendars, Clock, PolicyBook, Positions, Randomness
+from application.ports import (
+    AccessLog,
+    AccessRecord,
+    Calendars,
+    Clock,
+    PolicyBook,
+    Positions,
+    Randomness,
+)
+from application.privacy import (
+    Disclosure,
+    PersonalData,
+    SealedReporterAsDict,
+    SealedTextAsDict,
+    disclose,
+    disclosed_data,
+    may_read_access_log,
+    record_read,
+    sees_identity,
+)
 from domain.complaint import Complaint
 from domain.service_levels import StageStatus, service_levels
 from domain.tracking_index import TrackingNumberIndex
@@ -100,6 +120,7 @@ class CaseSnapshot:
     case: Complaint
     stages: list[StageStatus]
     as_of: datetime
+    personal: Disclosure  # the reporter and free text, opened as far as the caller may see
 
 
 @dataclass(frozen=True)
@@ -120,6 +141,8 @@ _NOT_DATA = {
     "originator_topic",
     "actor",
     "request_fingerprint",
+    "erased_key_id",
+    "next_key_id",
 }
 
 
@@ -138,8 +161,12 @@ class Complaints(Application):
         policies: PolicyBook,
         calendars: Calendars,
         positions: Callable[[Recorder], Positions],
+        personal_data: PersonalData,
+        access_log: AccessLog,
     ) -> None:
         super().__init__(env)
+        self.personal_data = personal_data
+        self.access_log = access_log
         self.clock = clock
         self.randomness = randomness
         self.units = units
@@ -160,6 +187,8 @@ class Complaints(Application):
         super().register_transcodings(transcoder)
         transcoder.register(ActorAsDict())
         transcoder.register(ReporterAsDict())
+        transcoder.register(SealedTextAsDict())
+        transcoder.register(SealedReporterAsDict())
 
     # --- commands ------------------------------------------------------------------------
 
@@ -188,6 +217,7 @@ class Complaints(Application):
             existing = self._find(case_id)
             if existing is not None:
                 return self._replay_create(existing, fingerprint)
+            sealer = self.personal_data.sealer_for_new_case(case_id, self.clock.now())
             for _ in range(_TRACKING_NUMBER_ATTEMPTS):
                 at = self.clock.now()
                 number = tracking_number_from(self.randomness.token_bytes(RANDOM_BYTES))
@@ -210,6 +240,7 @@ class Complaints(Application):
                     request_fingerprint=fingerprint,
                     actor=actor,
                     at=at,
+                    sealer=sealer,
                 )
                 index = TrackingNumberIndex.assign(number, case_id, at)
                 try:
@@ -289,12 +320,14 @@ class Complaints(Application):
         public: bool,
     ) -> CommandResult:
         case = self.authorize(principal, case_id, command_for_follow_up(action), if_match)
+        at = self.clock.now()
         case.follow_up(
             action=action,
             note=note,
             public=public,
             actor=self._actor(principal, case),
-            at=self.clock.now(),
+            at=at,
+            sealer=self.personal_data.sealer_for(case, at),
         )
         return self._save(case, if_match)
 
@@ -302,8 +335,12 @@ class Complaints(Application):
         self, principal: Principal, case_id: UUID, if_match: int | None, *, message: str
     ) -> CommandResult:
         case = self.authorize(principal, case_id, Command.RECORD_REPLY, if_match)
+        at = self.clock.now()
         case.record_complainant_reply(
-            message=message, actor=self._actor(principal, case), at=self.clock.now()
+            message=message,
+            actor=self._actor(principal, case),
+            at=at,
+            sealer=self.personal_data.sealer_for(case, at),
         )
         return self._save(case, if_match)
 
@@ -320,12 +357,14 @@ class Complaints(Application):
         case = self.authorize(principal, case_id, Command.CLOSE, if_match)
         if duplicate_of is not None:
             self._visible(principal, duplicate_of, field="duplicate_of")
+        at = self.clock.now()
         case.close(
             outcome=outcome,
             answer=answer,
             duplicate_of=duplicate_of,
             actor=self._actor(principal, case),
-            at=self.clock.now(),
+            at=at,
+            sealer=self.personal_data.sealer_for(case, at),
         )
         return self._save(case, if_match)
 
@@ -336,6 +375,49 @@ class Complaints(Application):
         case.reopen(reason=reason, actor=self._actor(principal, case), at=self.clock.now())
         return self._save(case, if_match)
 
+    def authorize_erasure(
+        self, principal: Principal, case_id: UUID, if_match: int | None
+    ) -> Complaint:
+        """404, 403, 428, 412 for an erasure: admins find every case, others only their own."""
+        case = self._find(case_id)
+        if not isinstance(case, Complaint) or (
+            not principal.has(Role.ADMIN) and not can_see(principal, case)
+        ):
+            raise NotFound(f"no case {case_id}")
+        if not principal.has(Role.ADMIN):
+            raise Forbidden("only an admin may erase a reporter's data")
+        if if_match is None:
+            raise PreconditionRequired("send If-Match with the case's current version")
+        if if_match != case.version:
+            raise VersionConflict(if_match, case.version)
+        return case
+
+    def erase_reporter(
+        self, principal: Principal, case_id: UUID, if_match: int | None, *, reason: str
+    ) -> CommandResult:
+        """Destroy the case's data key (UU 27/2022) and record who did it, when and why.
+
+        The key goes first: should recording the event fail, the data is unreadable already
+        and a retry records it. Later free text of the case is sealed under a fresh key.
+        """
+        case = self.authorize_erasure(principal, case_id, if_match)
+        at = self.clock.now()
+        erased_key_id, next_key_id = case.key_id, uuid4()
+        case.erase_reporter(
+            reason=reason, next_key_id=next_key_id, actor=self._admin(principal), at=at
+        )
+        self.personal_data.new_key(at, next_key_id)
+        if erased_key_id is not None:
+            self.personal_data.erase(erased_key_id, at)
+        return self._save(case, if_match)
+
+    def access_log_entries(
+        self, principal: Principal, complaint_id: UUID | None, after: int, limit: int
+    ) -> list[AccessRecord]:
+        if not may_read_access_log(principal):
+            raise Forbidden("only auditors and admins read the access log")
+        return self.access_log.entries(complaint_id, after, limit)
+
     # --- queries -------------------------------------------------------------------------
 
     def case(
@@ -345,11 +427,13 @@ class Complaints(Application):
         *,
         as_of_version: int | None = None,
         as_of: datetime | None = None,
+        route: str = "case",
     ) -> CaseSnapshot:
         """The case now, or as it stood at a version or a recorded time, with its stages."""
         current = self._visible(principal, case_id)
+        record_read(self.access_log, principal, current, route, self.clock.now())
         if as_of_version is None and as_of is None:
-            return self._snapshot(current, self.clock.now())
+            return self._snapshot(principal, current, self.clock.now())
         events = list(self.events.get(case_id))
         if as_of_version is not None and as_of_version > current.version:
             raise NotFound(f"the case has no version {as_of_version} (it is at {current.version})")
@@ -364,12 +448,22 @@ class Complaints(Application):
             case = event.mutate(case)
         assert case is not None
         moment = as_of if as_of is not None else events[-1].timestamp
-        return self._snapshot(case, moment)
+        return self._snapshot(principal, case, moment)
 
-    def history(self, principal: Principal, case_id: UUID) -> list[HistoryEntry]:
-        self._visible(principal, case_id)
+    def history(
+        self, principal: Principal, case_id: UUID, *, route: str = "history"
+    ) -> list[HistoryEntry]:
+        case = self._visible(principal, case_id)
+        record_read(self.access_log, principal, case, route, self.clock.now())
         positions = self.positions.positions(case_id)
-        return [self._history_entry(e, positions) for e in self.events.get(case_id)]
+        opener = self.personal_data.opener(case_id)
+        identity = sees_identity(principal, case)
+        entries = []
+        for event in self.events.get(case_id):
+            entry = self._history_entry(event, positions)
+            data = disclosed_data(opener, identity, entry.data)
+            entries.append(dataclasses.replace(entry, data=data))
+        return entries
 
     def case_id_for_tracking_number(self, principal: Principal, tracking_number: str) -> UUID:
         try:
@@ -385,7 +479,7 @@ class Complaints(Application):
 
     # --- helpers -------------------------------------------------------------------------
 
-    def _snapshot(self, case: Complaint, moment: datetime) -> CaseSnapshot:
+    def _snapshot(self, principal: Principal, case: Complaint, moment: datetime) -> CaseSnapshot:
         stages = service_levels(
             case,
             self.policies.get(case.policy_version),
@@ -393,7 +487,8 @@ class Complaints(Application):
             self.units.zone_of,
             moment,
         )
-        return CaseSnapshot(case, stages, moment)
+        personal = disclose(self.personal_data.opener(case.id), principal, case)
+        return CaseSnapshot(case, stages, moment, personal)
 
     def _find(self, case_id: UUID) -> Complaint | None:
         try:
@@ -411,6 +506,10 @@ class Complaints(Application):
     def _require_unit(self, field: str, code: str) -> None:
         if code not in self.units:
             raise UnknownUnit(field, code)
+
+    @staticmethod
+    def _admin(principal: Principal) -> Actor:
+        return Actor(principal.sub, None)
 
     @staticmethod
     def _actor(principal: Principal, case: Complaint) -> Actor:

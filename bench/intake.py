@@ -511,6 +511,9 @@ def benchmark(args: argparse.Namespace, workdir: Path, database: str, servers: l
         "ADUAN_DATABASE_URL": database_url,
         "ADUAN_JWT_SECRET": secrets.token_urlsafe(48),
         "ADUAN_VAR_DIR": str(workdir / "var"),
+        # One token sends every request: the per-caller limit would answer 429 (it measures
+        # intake throughput, not the limiter).
+        "ADUAN_RATE_LIMIT_PER_MINUTE": "0",
     }
     if args.source is not None:  # aduan's packages from another tree, e.g. a `git archive`
         path = [str(args.source.resolve()), os.environ.get("PYTHONPATH", "")]

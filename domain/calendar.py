@@ -22,8 +22,13 @@ class WorkingCalendar:
 
     holidays: frozenset[date] = frozenset()
     closures: Mapping[str, frozenset[date]] = field(default_factory=dict)
+    # One-off closures of a single unit's office, on top of its zone's calendar.
+    unit_closures: Mapping[str, frozenset[date]] = field(default_factory=dict)
     # Per zone, a running count of working days: counting becomes a subtraction, not a walk.
     _ranks: dict[str, _WorkingDayIndex] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
+    _per_unit: dict[str, WorkingCalendar] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False
     )
 
@@ -41,7 +46,24 @@ class WorkingCalendar:
     def with_closures(self, zone: str, days: frozenset[date]) -> WorkingCalendar:
         merged = dict(self.closures)
         merged[zone] = merged.get(zone, frozenset()) | days
-        return WorkingCalendar(self.holidays, merged)
+        return WorkingCalendar(self.holidays, merged, self.unit_closures)
+
+    def with_unit_closures(self, unit: str, days: frozenset[date]) -> WorkingCalendar:
+        merged = dict(self.unit_closures)
+        merged[unit] = merged.get(unit, frozenset()) | days
+        return WorkingCalendar(self.holidays, self.closures, merged)
+
+    def for_unit(self, unit: str, zone: str) -> WorkingCalendar:
+        """The calendar a unit in ``zone`` counts with: its zone's, plus its own closures."""
+        own = self.unit_closures.get(unit)
+        if not own:
+            return self
+        found = self._per_unit.get(unit)
+        if found is None:
+            found = self._per_unit[unit] = WorkingCalendar(self.holidays).with_closures(
+                zone, self.closures.get(zone, frozenset()) | own
+            )
+        return found
 
 
 INDEX_FIRST = date(1990, 1, 1)

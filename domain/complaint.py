@@ -14,7 +14,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidCommand, TransitionNotAllowed
-from domain.values import Actor, Reporter
+from domain.values import Actor, Reporter, SealedReporter, SealedText, Sealer, Text, seal_reporter
 from domain.vocabulary import (
     OPEN_STATUSES,
     Category,
@@ -65,8 +65,8 @@ class Complaint(Aggregate):
         channel: str
         category: str
         subject: str
-        description: str
-        reporter: Reporter | None
+        description: Text
+        reporter: Reporter | SealedReporter | None
         anonymous: bool
         confidential: bool
         needs_inspection: bool
@@ -108,6 +108,11 @@ class Complaint(Aggregate):
             case.closed_at = None
             case.reopened_at = None
             case.reopen_count = 0
+            # The case's data key: every sealed field of the case names it.
+            case.key_id = (
+                self.description.key_id if isinstance(self.description, SealedText) else None
+            )
+            case.reporter_erased_at = None
 
     class Acknowledged(Aggregate.Event):
         message: str
@@ -134,7 +139,7 @@ class Complaint(Aggregate):
 
     class FollowedUp(Aggregate.Event):
         action: str
-        note: str
+        note: Text
         public: bool
         actor: Actor
 
@@ -146,7 +151,7 @@ class Complaint(Aggregate):
                 aggregate.pauses.append(Pause(self.timestamp, None))
 
     class ComplainantReplied(Aggregate.Event):
-        message: str
+        message: Text
         actor: Actor
 
         def apply(self, aggregate: Any) -> None:
@@ -154,7 +159,7 @@ class Complaint(Aggregate):
 
     class Closed(Aggregate.Event):
         outcome: str
-        answer: str
+        answer: Text
         duplicate_of: UUID | None
         actor: Actor
 
@@ -179,14 +184,29 @@ class Complaint(Aggregate):
             aggregate.duplicate_of = None
             aggregate.closed_at = None
 
+    class ReporterErased(Aggregate.Event):
+        """The reporter's data key was destroyed (UU 27/2022): their data is unreadable for good.
+
+        Later free text is sealed under ``next_key_id``, a fresh key of the case.
+        """
+
+        reason: str
+        erased_key_id: UUID | None
+        next_key_id: UUID | None
+        actor: Actor
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.reporter_erased_at = self.timestamp
+            aggregate.key_id = self.next_key_id
+
     if TYPE_CHECKING:  # set by Received.apply; class-level annotations would become __init__ args
         tracking_number: str
         kind: Kind
         channel: Channel
         category: Category
         subject: str
-        description: str
-        reporter: Reporter | None
+        description: Text
+        reporter: Reporter | SealedReporter | None
         anonymous: bool
         confidential: bool
         needs_inspection: bool
@@ -204,11 +224,13 @@ class Complaint(Aggregate):
         follow_ups: list[FollowUp]
         pauses: list[Pause]
         outcome: Outcome | None
-        answer: str | None
+        answer: Text | None
         duplicate_of: UUID | None
         closed_at: datetime | None
         reopened_at: datetime | None
         reopen_count: int
+        key_id: UUID | None
+        reporter_erased_at: datetime | None
 
     @classmethod
     def receive(
@@ -232,8 +254,13 @@ class Complaint(Aggregate):
         request_fingerprint: str | None,
         actor: Actor,
         at: datetime,
+        sealer: Sealer | None = None,
     ) -> Complaint:
-        """Record a case that arrived on any channel."""
+        """Record a case that arrived on any channel.
+
+        With a ``sealer`` (the application always gives one) the reporter and the description
+        are stored encrypted under the case's data key.
+        """
         if received_at.tzinfo is None:
             raise InvalidCommand("received_at", "must carry a time zone offset")
         if received_at > at:
@@ -246,6 +273,11 @@ class Complaint(Aggregate):
             confidential = True
         if reporter is not None and reporter.is_empty():
             reporter = None
+        stored_reporter: Reporter | SealedReporter | None = reporter
+        stored_description: Text = description
+        if sealer is not None:
+            stored_reporter = seal_reporter(reporter, sealer) if reporter is not None else None
+            stored_description = sealer.seal("description", description)
         return cls._create(
             cls.Received,
             id=id,
@@ -255,8 +287,8 @@ class Complaint(Aggregate):
             channel=channel.value,
             category=category.value,
             subject=subject,
-            description=description,
-            reporter=reporter,
+            description=stored_description,
+            reporter=stored_reporter,
             anonymous=anonymous,
             confidential=confidential,
             needs_inspection=needs_inspection,
@@ -309,7 +341,14 @@ class Complaint(Aggregate):
         )
 
     def follow_up(
-        self, *, action: FollowUpAction, note: str, public: bool, actor: Actor, at: datetime
+        self,
+        *,
+        action: FollowUpAction,
+        note: str,
+        public: bool,
+        actor: Actor,
+        at: datetime,
+        sealer: Sealer | None = None,
     ) -> None:
         allowed = REQUEST_DATA_FROM if action == FollowUpAction.REQUEST_DATA else FOLLOW_UP_FROM
         self._require("follow_up", allowed)
@@ -319,19 +358,26 @@ class Complaint(Aggregate):
             self.FollowedUp,
             timestamp=at,
             action=action.value,
-            note=note,
+            note=_sealed(sealer, "note", note),
             public=public,
             actor=actor,
         )
 
-    def record_complainant_reply(self, *, message: str, actor: Actor, at: datetime) -> None:
+    def record_complainant_reply(
+        self, *, message: str, actor: Actor, at: datetime, sealer: Sealer | None = None
+    ) -> None:
         """The complainant sent the missing data: the SLA clock runs again."""
         self._require("record_complainant_reply", tuple(OPEN_STATUSES))
         if not self.waiting_for_complainant:
             raise TransitionNotAllowed(
                 "record_complainant_reply", "not waiting for the complainant"
             )
-        self.trigger_event(self.ComplainantReplied, timestamp=at, message=message, actor=actor)
+        self.trigger_event(
+            self.ComplainantReplied,
+            timestamp=at,
+            message=_sealed(sealer, "message", message),
+            actor=actor,
+        )
 
     def close(
         self,
@@ -341,6 +387,7 @@ class Complaint(Aggregate):
         actor: Actor,
         at: datetime,
         duplicate_of: UUID | None = None,
+        sealer: Sealer | None = None,
     ) -> None:
         self._require("close", CLOSABLE_FROM)
         if outcome == Outcome.DUPLICATE and duplicate_of is None:
@@ -355,7 +402,7 @@ class Complaint(Aggregate):
             self.Closed,
             timestamp=at,
             outcome=outcome.value,
-            answer=answer,
+            answer=_sealed(sealer, "answer", answer),
             duplicate_of=duplicate_of,
             actor=actor,
         )
@@ -363,6 +410,27 @@ class Complaint(Aggregate):
     def reopen(self, *, reason: str, actor: Actor, at: datetime) -> None:
         self._require("reopen", (Status.CLOSED,))
         self.trigger_event(self.Reopened, timestamp=at, reason=reason, actor=actor)
+
+    def erase_reporter(
+        self, *, reason: str, next_key_id: UUID | None, actor: Actor, at: datetime
+    ) -> None:
+        """Record that the case's data key was destroyed; allowed once, in any status."""
+        if self.reporter_erased_at is not None:
+            raise TransitionNotAllowed("erase_reporter (already erased)", self.status.value)
+        if not reason.strip():
+            raise InvalidCommand("reason", "must not be blank")
+        self.trigger_event(
+            self.ReporterErased,
+            timestamp=at,
+            reason=reason,
+            erased_key_id=self.key_id,
+            next_key_id=next_key_id,
+            actor=actor,
+        )
+
+    @property
+    def reporter_erased(self) -> bool:
+        return self.reporter_erased_at is not None
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -387,3 +455,7 @@ ALLOWED_FROM: dict[str, tuple[Status, ...]] = {
     "reopen": (Status.CLOSED,),
     "record_complainant_reply": tuple(OPEN_STATUSES),
 }
+
+
+def _sealed(sealer: Sealer | None, field: str, text: str) -> Text:
+    return sealer.seal(field, text) if sealer is not None else text

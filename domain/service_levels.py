@@ -96,7 +96,9 @@ def _stage(
     zone_of: ZoneOf,
     now: datetime,
 ) -> StageStatus:
-    zone = zone_of(_unit_at(case, completed))
+    unit = _unit_at(case, completed)
+    zone = zone_of(unit)
+    calendar = calendar.for_unit(unit, zone)
     until = completed or now
     paused = _paused_days(case.pauses, started, until, calendar, zone)
     due = add_working_days(started, days + paused, calendar, zone)

@@ -35,3 +35,6 @@ class HolidayCalendars:
 
     def add_closures(self, zone: str, days: Iterable[date]) -> None:
         self._calendar = self._calendar.with_closures(zone, frozenset(days))
+
+    def add_unit_closures(self, unit: str, days: Iterable[date]) -> None:
+        self._calendar = self._calendar.with_unit_closures(unit, frozenset(days))

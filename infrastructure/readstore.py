@@ -78,6 +78,9 @@ class PostgresReadDatabase:
             max_size=max_size,
             kwargs=kwargs,
             timeout=connect_timeout,
+            # A connection the server dropped (restart, failover) is replaced, not handed out:
+            # requests (the key store on every create) then recover by themselves.
+            check=ConnectionPool.check_connection,
             open=True,
             name="aduan-read",
         )

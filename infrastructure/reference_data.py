@@ -58,6 +58,9 @@ class PolicyBook:
     def get(self, version: int) -> SlaPolicy:
         return self._by_version[version]
 
+    def versions(self) -> list[int]:
+        return sorted(self._by_version)
+
     def add(self, policy: SlaPolicy) -> None:
         if policy.version in self._by_version:
             raise ValueError(f"policy version {policy.version} exists already")

@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     oidc_jwks_url: str | None = None
     jwt_roles_claim: str = "roles"
     jwt_units_claim: str = "units"
+    # OIDC mode (ADUAN_OIDC_JWKS_URL set): how long the key set is trusted before a refetch, and
+    # the least time between two refetches an unknown ``kid`` may trigger.
+    oidc_jwks_cache_seconds: float = 300.0
+    oidc_jwks_refetch_seconds: float = 10.0
 
     master_key: SecretStr | None = None
     # Signs audit checkpoints (Ed25519): base64 or hex of a 32-byte seed. Default: derived from
@@ -32,6 +36,14 @@ class Settings(BaseSettings):
     audit_signing_key: SecretStr | None = None
 
     max_body_bytes: int = 64 * 1024
+    # Record-creating requests per caller (token bucket; 0 turns the limit off), shared through
+    # Redis when ADUAN_REDIS_URL is set, per process otherwise or while Redis is down.
+    rate_limit_per_minute: int = 60
+    rate_limit_burst: int = 30
+    # Comma-separated origins allowed by CORS (unset: no CORS headers at all).
+    cors_origins: str | None = None
+    # Behind HTTPS (a TLS-terminating proxy): send Strict-Transport-Security.
+    behind_https: bool = False
     postgres_pool_size: int = 5
     postgres_max_overflow: int = 10
     postgres_connect_timeout: int = 5

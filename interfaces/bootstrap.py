@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,11 +18,16 @@ import redis
 from fastapi import FastAPI
 
 from application.access import Principal, Role
+from application.admin import Administration
 from application.complaints import Complaints
 from application.ports import Clock
+from application.privacy import PersonalData
+from infrastructure.access_log import SqlAccessLog
 from infrastructure.alerts import SqlAlertStore, UrllibTransport
 from infrastructure.calendars import HolidayCalendars
 from infrastructure.clock import SystemClock, SystemRandomness
+from infrastructure.configuration import LiveConfiguration
+from infrastructure.crypto import AesGcmEnvelope
 from infrastructure.event_log import (
     ApplicationLog,
     LocalLocks,
@@ -30,13 +36,15 @@ from infrastructure.event_log import (
     PostgresLocks,
 )
 from infrastructure.feeds import LocalFeed, RedisFeed
+from infrastructure.keystore import SqlKeyStore
 from infrastructure.metrics import Metrics
 from infrastructure.persistence import event_store_env, positions_for, read_database_path
+from infrastructure.ratelimit import LocalRateLimiter, RedisRateLimiter
 from infrastructure.read_models import Catalog, CatalogReadSide, SqlView, StalePosition
 from infrastructure.readstore import PostgresReadDatabase, ReadDatabase, SQLiteReadDatabase
 from infrastructure.reference_data import PolicyBook, shipped_units
 from infrastructure.settings import Settings
-from infrastructure.tokens import SharedSecretTokens
+from infrastructure.tokens import JwksTokens, SharedSecretTokens
 from infrastructure.views.audit import SqlAuditView
 from infrastructure.views.monev import SqlMonevView
 from infrastructure.views.queues import SqlQueueView
@@ -66,7 +74,7 @@ class Container:
 
     settings: Settings
     complaints: Complaints
-    tokens: SharedSecretTokens
+    tokens: SharedSecretTokens | JwksTokens  # one mode per process, never both
     fingerprint_key: bytes
     generated_dev_secret: bool
     clock: Clock
@@ -81,6 +89,8 @@ class Container:
     listener: PostgresListener | None = None
     audit_signer: CheckpointSigner | None = None
     alerts: SqlAlertStore | None = None
+    admin: Administration | None = None
+    rate_limiter: LocalRateLimiter | RedisRateLimiter | None = None
 
     def http_app(self) -> FastAPI:
         return create_app(
@@ -95,6 +105,10 @@ class Container:
                 wait_seconds=self.settings.read_wait_seconds,
                 queue_feed=self.queue_feed,
                 event_log=self.event_log(),
+                admin=self.admin,
+                rate_limiter=self.rate_limiter,
+                cors_origins=_origins(self.settings.cors_origins),
+                hsts=self.settings.behind_https,
             )
         )
 
@@ -150,6 +164,9 @@ class Container:
         self.jobs = self.worker = self.listener = None
 
     def development_token(self) -> str:
+        """An HS256 token for trying the API (development mode only)."""
+        if not isinstance(self.tokens, SharedSecretTokens):
+            raise RuntimeError("no development tokens: ADUAN_OIDC_JWKS_URL is set")
         return self.tokens.issue("dev", [r.value for r in DEV_ROLES], ["*"])
 
     def close(self) -> None:
@@ -234,6 +251,26 @@ def operator() -> Principal:
     return Principal("cli", frozenset({Role.AUDITOR, Role.UNIT_HEAD}), frozenset({"*"}))
 
 
+def privacy_operator() -> Principal:
+    """Whoever runs ``aduan privacy erase`` on the server: an admin."""
+    return Principal("cli", frozenset({Role.ADMIN}), frozenset({"*"}))
+
+
+def personal_data(read_db: ReadDatabase, master_secret: str, clock: Clock) -> PersonalData:
+    """Data keys in the read database, wrapped under a key derived from the master secret."""
+    envelope = AesGcmEnvelope.from_master_secret(master_secret)
+    return PersonalData(SqlKeyStore(read_db), envelope, clock)
+
+
+def rewrap_keys(container: Container, old_key_env: str) -> int:
+    """Re-wrap every live data key from the old master secret (in ``old_key_env``) to the
+    current one; keys already under the current one are left as they are."""
+    old_secret = os.environ.get(old_key_env)
+    if not old_secret:
+        raise ValueError(f"{old_key_env} is not set: it must hold the old master key")
+    return container.complaints.personal_data.rewrap(AesGcmEnvelope.from_master_secret(old_secret))
+
+
 def _secret_file(var_dir: Path, name: str) -> str:
     path = var_dir / name
     if path.exists():
@@ -258,14 +295,9 @@ def bootstrap(
     else:
         jwt_secret = _secret_file(settings.var_dir, "dev-jwt-secret")
         generated = True
-    tokens = SharedSecretTokens(
-        jwt_secret,
-        settings.jwt_issuer,
-        settings.jwt_audience,
-        leeway_seconds=settings.jwt_leeway_seconds,
-        roles_claim=settings.jwt_roles_claim,
-        units_claim=settings.jwt_units_claim,
-    )
+    tokens = _tokens(settings, jwt_secret)
+    # The development token is printed only when it is accepted: in HS256 mode.
+    generated = generated and isinstance(tokens, SharedSecretTokens)
     root_secret = (
         settings.master_key.get_secret_value() if settings.master_key is not None else jwt_secret
     )
@@ -275,8 +307,11 @@ def bootstrap(
     env = event_store_env(settings) | dict(env_overrides or {})
     clock = clock or SystemClock()
     units = shipped_units()
-    policies = PolicyBook.shipped()
-    calendars = HolidayCalendars()
+    # Shipped policies and holidays, plus the admin's stored closures and policies (loaded below,
+    # once the store is open, and refreshed whenever another process may have changed them).
+    live = LiveConfiguration(HolidayCalendars(), PolicyBook.shipped())
+    policies = calendars = live
+    read_db = _read_database(settings, env.get("POSTGRES_SCHEMA"))
     complaints = Complaints(
         env,
         clock=clock,
@@ -285,8 +320,14 @@ def bootstrap(
         policies=policies,
         calendars=calendars,
         positions=positions_for,
+        personal_data=personal_data(read_db, root_secret, clock),
+        access_log=SqlAccessLog(read_db),
     )
-    read_db = _read_database(settings, env.get("POSTGRES_SCHEMA"))
+    admin = Administration(
+        complaints, clock=clock, units=units, calendars=live.calendars, policies=live.policies
+    )
+    live.refresher, live.loader = admin.refresh_if_stale, admin.load
+    admin.load()
     # Read models rebuilt into a new generation whenever their projection changes.
     rebuildable: dict[str, tuple[Projection[Any], type[SqlView]]] = {
         "queues": (QueueProjection(policies.get, calendars.calendar, units.zone_of), SqlQueueView),
@@ -318,7 +359,53 @@ def bootstrap(
         _queue_feed(settings),
         audit_signer=CheckpointSigner(_audit_signing_seed(settings, root_secret)),
         alerts=SqlAlertStore(read_db),
+        admin=admin,
+        rate_limiter=_rate_limiter(settings),
     )
+
+
+def _tokens(settings: Settings, jwt_secret: str) -> SharedSecretTokens | JwksTokens:
+    """OIDC (JWKS) when ADUAN_OIDC_JWKS_URL is set, and then only that: HS256 is refused even
+    if ADUAN_JWT_SECRET is set too; otherwise HS256 with the shared (or development) secret."""
+    if settings.oidc_jwks_url:
+        return JwksTokens(
+            settings.oidc_jwks_url,
+            settings.jwt_issuer,
+            settings.jwt_audience,
+            leeway_seconds=settings.jwt_leeway_seconds,
+            roles_claim=settings.jwt_roles_claim,
+            units_claim=settings.jwt_units_claim,
+            cache_seconds=settings.oidc_jwks_cache_seconds,
+            refetch_seconds=settings.oidc_jwks_refetch_seconds,
+        )
+    return SharedSecretTokens(
+        jwt_secret,
+        settings.jwt_issuer,
+        settings.jwt_audience,
+        leeway_seconds=settings.jwt_leeway_seconds,
+        roles_claim=settings.jwt_roles_claim,
+        units_claim=settings.jwt_units_claim,
+    )
+
+
+def _rate_limiter(settings: Settings) -> LocalRateLimiter | RedisRateLimiter | None:
+    """Shared token buckets in Redis when configured (per process while it is down), else per
+    process; None when ADUAN_RATE_LIMIT_PER_MINUTE is 0."""
+    if settings.rate_limit_per_minute <= 0:
+        return None
+    local = LocalRateLimiter(settings.rate_limit_per_minute, max(1, settings.rate_limit_burst))
+    if settings.redis_url is None:
+        return local
+    # Short timeouts: the limiter sits in front of every create and must never hold one up long.
+    client = redis.Redis.from_url(
+        settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
+    )
+    return RedisRateLimiter(client, settings.redis_prefix, local)
+
+
+def _origins(value: str | None) -> tuple[str, ...]:
+    """ADUAN_CORS_ORIGINS: comma-separated origins; unset or empty: CORS off."""
+    return tuple(o.strip().rstrip("/") for o in (value or "").split(",") if o.strip())
 
 
 def _audit_signing_seed(settings: Settings, root_secret: str) -> bytes:

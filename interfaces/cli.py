@@ -15,6 +15,7 @@ from rich.table import Table
 from application.errors import NotFound
 from interfaces.audit_cli import audit_cli, catch_up_trail
 from interfaces.bootstrap import Container, bootstrap, operator
+from interfaces.privacy_cli import privacy_cli
 from projections.audit.verify import verify_view
 
 cli = typer.Typer(
@@ -25,6 +26,7 @@ cli.add_typer(case_cli, name="case")
 projections_cli = typer.Typer(help="Read models: status and rebuilds", no_args_is_help=True)
 cli.add_typer(projections_cli, name="projections")
 cli.add_typer(audit_cli, name="audit")
+cli.add_typer(privacy_cli, name="privacy")
 report_cli = typer.Typer(help="Reports: monev recaps", no_args_is_help=True)
 cli.add_typer(report_cli, name="report")
 console = Console()
@@ -195,7 +197,10 @@ def token(
     unit: Annotated[list[str], typer.Option(help="A unit code, or '*'; repeat for several")],
     ttl_hours: Annotated[float, typer.Option(help="Lifetime in hours")] = 12.0,
 ) -> None:
-    """Print a bearer token signed with ADUAN_JWT_SECRET (or the development secret)."""
+    """Print a bearer token signed with ADUAN_JWT_SECRET (or the development secret).
+
+    HS256 development mode only: with ADUAN_OIDC_JWKS_URL set, tokens come from the identity
+    provider and this command refuses."""
     from application.access import Role
 
     known = {r.value for r in Role}
@@ -204,6 +209,12 @@ def token(
         raise typer.BadParameter(f"unknown role(s) {unknown}; known: {sorted(known)}")
     container = bootstrap()
     try:
+        if container.settings.oidc_jwks_url:
+            console.print(
+                "[red]aduan token works only in HS256 development mode:[/] ADUAN_OIDC_JWKS_URL "
+                "is set, so only the identity provider's tokens are accepted; get one there."
+            )
+            raise typer.Exit(2)
         print(container.tokens.issue(sub, role, unit, ttl=timedelta(hours=ttl_hours)))
     finally:
         container.close()
@@ -226,8 +237,14 @@ def case_show(
             case_id = UUID(reference)
         except ValueError:
             case_id = app.case_id_for_tracking_number(who, reference)
-        snapshot = app.case(who, case_id, as_of_version=as_of_version, as_of=as_of)
-        history = [e for e in app.history(who, case_id) if e.version <= snapshot.case.version]
+        snapshot = app.case(
+            who, case_id, as_of_version=as_of_version, as_of=as_of, route="cli case show"
+        )
+        history = [
+            e
+            for e in app.history(who, case_id, route="cli case show")
+            if e.version <= snapshot.case.version
+        ]
     except NotFound as error:
         console.print(f"[red]{error}[/]")
         raise typer.Exit(1) from error

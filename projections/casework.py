@@ -2,7 +2,7 @@
 
 Queue, SLA and monev rows are derived from the whole case (its routings, pauses, policy), so
 their projections replay each case's events onto a copy of the aggregate kept in their own view.
-The reporter and the free-text description never reach a read model.
+The reporter and the free text (description, answer) never reach a read model.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ def replay(
         case = event.mutate(cases.get(logged.originator_id))
         case.reporter = None
         case.description = ""
+        case.answer = None
         cases[logged.originator_id] = case
         touched[logged.originator_id] = (case, event.timestamp)
     if memo is not None:

@@ -8,9 +8,13 @@ from typing import Any
 
 from application.access import Principal, Role
 from application.complaints import Complaints, NewCase
+from application.privacy import PersonalData
 from domain.vocabulary import Category, Channel, Kind
+from infrastructure.access_log import MemoryAccessLog
 from infrastructure.calendars import HolidayCalendars
 from infrastructure.clock import ManualClock, SystemRandomness
+from infrastructure.crypto import AesGcmEnvelope
+from infrastructure.keystore import MemoryKeyStore
 from infrastructure.persistence import positions_for
 from infrastructure.reference_data import PolicyBook, shipped_units
 
@@ -65,13 +69,20 @@ def complaint_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
+def memory_personal_data(clock: ManualClock, secret: str = "test-master-key") -> PersonalData:
+    return PersonalData(MemoryKeyStore(), AesGcmEnvelope.from_master_secret(secret), clock)
+
+
 def build_complaints(env: Mapping[str, str], clock: ManualClock | None = None) -> Complaints:
+    clock = clock or ManualClock(MONDAY)
     return Complaints(
         env,
-        clock=clock or ManualClock(MONDAY),
+        clock=clock,
         randomness=SystemRandomness(),
         units=shipped_units(),
         policies=PolicyBook.shipped(),
         calendars=HolidayCalendars(),
         positions=positions_for,
+        personal_data=memory_personal_data(clock),
+        access_log=MemoryAccessLog(),
     )

@@ -8,13 +8,23 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
-from interfaces.http import problems
+from interfaces.http import problems, security
 from interfaces.http.deps import Services
-from interfaces.http.routes import audit, complaints, queues, reports, sla, system
+from interfaces.http.routes import (
+    admin,
+    audit,
+    complaints,
+    privacy,
+    queues,
+    reports,
+    sla,
+    system,
+)
 from interfaces.http.schemas import (
     AcknowledgeIn,
     CloseIn,
     ComplainantReplyIn,
+    EraseReporterIn,
     FollowUpIn,
     NewComplaintIn,
     ReopenIn,
@@ -29,6 +39,7 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     ComplainantReplyIn,
     CloseIn,
     ReopenIn,
+    EraseReporterIn,
 )
 
 PROBLEM_SCHEMA = {
@@ -64,7 +75,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for model in REQUEST_MODELS:
+    for model in (*REQUEST_MODELS, *admin.REQUEST_MODELS):
         model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(model_schema.pop("$defs", {}))
         components[model.__name__] = model_schema
@@ -93,11 +104,14 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     problems.install(app)
+    security.install(app, cors_origins=services.cors_origins, hsts=services.hsts)
     app.include_router(complaints.router)
     app.include_router(queues.router)
     app.include_router(sla.router)
     app.include_router(reports.router)
     app.include_router(system.router)
     app.include_router(audit.router)
+    app.include_router(privacy.router)
+    app.include_router(admin.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

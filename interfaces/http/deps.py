@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Header, Query, Request
 from pydantic import BaseModel, ValidationError
 
-from application.access import Principal
+from application.access import Principal, Role
+from application.admin import Administration
 from application.complaints import Complaints
 from application.errors import AuthenticationFailed
 from application.ports import Authenticator, Clock
@@ -22,6 +24,12 @@ from projections.runner import EventLog
 
 M = TypeVar("M", bound=BaseModel)
 _ETAG = re.compile(r'^"(\d{1,18})"$|^(\d{1,18})$')
+
+
+class RateLimiter(Protocol):
+    def allow(self, key: str) -> tuple[bool, float]:
+        """Whether one more request under ``key`` may pass, and else the seconds to wait."""
+        ...
 
 
 @dataclass
@@ -38,6 +46,10 @@ class Services:
     wait_seconds: float = 5.0
     queue_feed: QueueFeed | None = None
     event_log: EventLog | None = None  # the audit verifier reads the whole log
+    rate_limiter: RateLimiter | None = None  # None: no rate limits
+    cors_origins: tuple[str, ...] = ()  # empty: CORS off
+    hsts: bool = False  # behind HTTPS: send Strict-Transport-Security
+    admin: Administration | None = None  # agency configuration; auditors' WBS grants
 
 
 def services(request: Request) -> Services:
@@ -56,10 +68,54 @@ def principal(
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationFailed("the Authorization header must be 'Bearer <token>'")
-    return services.authenticator.authenticate(token.strip())
+    found = services.authenticator.authenticate(token.strip())
+    if services.admin is not None and Role.AUDITOR in found.roles:
+        # Grants live in the agency's configuration, not in the token: add them here, once.
+        found = found.with_grants(services.admin.grants_for(found.sub))
+    return found
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def enforce_rate_limit(services: Services, key: str) -> None:
+    """429 with Retry-After when ``key`` has used up its requests (no-op without a limiter)."""
+    if services.rate_limiter is None:
+        return
+    allowed, wait = services.rate_limiter.allow(key)
+    if not allowed:
+        seconds = max(1, math.ceil(wait))
+        raise Problem(
+            429,
+            "rate-limited",
+            "Too many requests",
+            f"too many requests from you; retry in {seconds} s",
+            headers={"Retry-After": str(seconds)},
+        )
+
+
+def limit_per_caller(scope: str):  # type: ignore[no-untyped-def]
+    """Dependency: a rate limit per token subject (after 401, before the body is read)."""
+
+    def check(principal: PrincipalDep, services: ServicesDep) -> None:
+        enforce_rate_limit(services, f"{scope}:sub:{principal.sub}")
+
+    return Depends(check)
+
+
+def limit_per_client(scope: str):  # type: ignore[no-untyped-def]
+    """Dependency: a rate limit per client address, for routes without a token (public intake).
+
+    The address is the connection's peer: behind a proxy, run uvicorn with ``--proxy-headers
+    --forwarded-allow-ips=<proxy>`` so it is the client's, not the proxy's. A route that knows a
+    better key (a public client id) calls ``enforce_rate_limit`` itself.
+    """
+
+    def check(request: Request, services: ServicesDep) -> None:
+        client = request.client.host if request.client is not None else "unknown"
+        enforce_rate_limit(services, f"{scope}:ip:{client}")
+
+    return Depends(check)
 
 
 def parse_if_match(value: str | None) -> int | None:

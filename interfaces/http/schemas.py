@@ -172,6 +172,18 @@ class ReporterOut(BaseModel):
     address: str | None
 
 
+class ReporterHiddenOut(BaseModel):
+    """An anonymous reporter, as the unit the case was routed to sees them: no fields."""
+
+    anonymous: bool = True
+
+
+class ReporterErasedOut(BaseModel):
+    """A reporter whose data was erased (UU 27/2022): the key is gone, so are the fields."""
+
+    erased: bool = True
+
+
 class StageOut(BaseModel):
     stage: Stage
     started_at: datetime
@@ -191,8 +203,8 @@ class ComplaintOut(BaseModel):
     channel: Channel
     category: Category
     subject: str
-    description: str
-    reporter: ReporterOut | None
+    description: str = Field(description='The free text; "[erased]" once the reporter is erased')
+    reporter: ReporterOut | ReporterHiddenOut | ReporterErasedOut | None
     anonymous: bool
     confidential: bool
     needs_inspection: bool
@@ -230,3 +242,32 @@ class HistoryEventOut(BaseModel):
 
 class HistoryOut(BaseModel):
     events: list[HistoryEventOut]
+
+
+class EraseReporterIn(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"reason": "Permintaan penghapusan data pribadi oleh pelapor (UU 27/2022)"}
+            ]
+        }
+    )
+    reason: str = Field(
+        min_length=1,
+        max_length=500,
+        description="Why (e.g. the request's reference); kept in clear: no personal data here",
+    )
+
+
+class AccessEntryOut(BaseModel):
+    seq: int
+    at: datetime
+    sub: str
+    roles: list[str]
+    complaint_id: UUID
+    route: str
+
+
+class AccessLogOut(BaseModel):
+    items: list[AccessEntryOut]
+    next_after: int | None = Field(description="Pass as ?after= for the next page; null at the end")

@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -104,8 +105,17 @@ def test_commands_answer_503_while_the_database_is_gone_and_recover_after(
         assert read.status_code == 503
 
         cluster.start()
-        after = client.post("/v1/complaints", json=complaint_body(), headers=headers)
+        # The pools reconnect on their own (with backoff): a client retrying with its
+        # Idempotency-Key gets the case created exactly once.
+        retry = headers | {"Idempotency-Key": "after-the-outage"}
+        deadline = time.monotonic() + 60
+        after = client.post("/v1/complaints", json=complaint_body(), headers=retry)
+        while after.status_code == 503 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            after = client.post("/v1/complaints", json=complaint_body(), headers=retry)
         assert after.status_code == 201, after.text
+        replay = client.post("/v1/complaints", json=complaint_body(), headers=retry)
+        assert replay.json()["id"] == after.json()["id"]
         again = client.get(f"/v1/complaints/{before.json()['id']}", headers=headers)
         assert again.status_code == 200
     container.close()

@@ -6,11 +6,13 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from application.access import Principal, Role
-from application.errors import Forbidden
+from application.access import Principal, Read, audit_entry_visible, require_read
+from application.errors import NotFound
+from domain.complaint import Complaint
 from interfaces.http.deps import PrincipalDep, ServicesDep, caught_up
 from interfaces.http.problems import Problem
 from projections.audit.verify import verify_view
@@ -19,7 +21,6 @@ from projections.audit.view import AuditEntry
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 MAX_PAGE = 1000
-AUDIT_ROLES = (Role.AUDITOR, Role.ADMIN)
 
 
 class ActorOut(BaseModel):
@@ -44,6 +45,11 @@ class AuditLogOut(BaseModel):
     entries: list[AuditEntryOut]
     next_after: int | None
     position: int
+    excluded_restricted: int = Field(
+        0,
+        description="Entries of WBS and staff-ethics cases left out of this page: they are "
+        "shown to admins and to auditors an admin granted those cases' units",
+    )
 
 
 class VerificationOut(BaseModel):
@@ -56,8 +62,30 @@ class VerificationOut(BaseModel):
 
 
 def require_auditor(principal: Principal) -> None:
-    if not principal.has(*AUDIT_ROLES):
-        raise Forbidden("the audit trail is for auditors (and admins)")
+    require_read(principal, Read.AUDIT_LOG)
+
+
+def restricted_units(services: ServicesDep, ids: set[UUID]) -> dict[UUID, frozenset[str] | None]:
+    """For each id, the units of its case when that case is restricted (WBS, staff ethics).
+
+    The queue read model knows most cases; one it has not taken in yet is loaded from its events.
+    Entries of other aggregates (configuration, tracking numbers of no case) are not restricted.
+    """
+    known = services.read_side.view("queues").items(ids)
+    found: dict[UUID, frozenset[str] | None] = {}
+    for case_id in ids:
+        item = known.get(case_id)
+        if item is not None:
+            units = frozenset({item.intake_unit, item.handling_unit})
+            found[case_id] = units if item.restricted else None
+            continue
+        try:
+            case = services.complaints.repository.get(case_id)
+        except AggregateNotFoundError:
+            case = None
+        restricted = isinstance(case, Complaint) and case.is_restricted
+        found[case_id] = case.units() if restricted else None
+    return found
 
 
 def _out(entry: AuditEntry) -> AuditEntryOut:
@@ -92,15 +120,38 @@ def audit_log(
     complaint_id: Annotated[UUID | None, Query(description="Only this case's entries")] = None,
 ) -> AuditLogOut:
     require_auditor(principal)
+    if complaint_id is not None:
+        units = restricted_units(services, {complaint_id})[complaint_id]
+        if not audit_entry_visible(principal, units):
+            raise NotFound(f"no case {complaint_id}")
     view = services.read_side.view("audit")
     position = view.position()
-    entries = view.entries(after, limit + 1, complaint_id)
-    more = len(entries) > limit
-    entries = entries[:limit]
+    shown: list[AuditEntry] = []
+    excluded: list[int] = []
+    cursor = after
+    # Entries the caller may not see are skipped, so a page may need more than one read.
+    while len(shown) <= limit:
+        batch = view.entries(cursor, limit + 1, complaint_id)
+        visibility = restricted_units(services, {e.complaint_id for e in batch})
+        for entry in batch:
+            if len(shown) > limit:
+                break
+            if audit_entry_visible(principal, visibility[entry.complaint_id]):
+                shown.append(entry)
+            else:
+                excluded.append(entry.seq)
+        if len(batch) <= limit:
+            break
+        cursor = batch[-1].seq
+    more = len(shown) > limit
+    shown = shown[:limit]
+    next_after = shown[-1].seq if more and shown else None
     return AuditLogOut(
-        entries=[_out(e) for e in entries],
-        next_after=entries[-1].seq if more and entries else None,
+        entries=[_out(e) for e in shown],
+        next_after=next_after,
         position=position,
+        # Only those before the next page's start: the next page does not count them again.
+        excluded_restricted=sum(1 for s in excluded if next_after is None or s <= next_after),
     )
 
 

@@ -24,6 +24,7 @@ from interfaces.http.deps import (
     ServicesDep,
     body_openapi,
     json_body,
+    limit_per_caller,
     parse_if_match,
 )
 from interfaces.http.problems import Problem
@@ -39,6 +40,8 @@ from interfaces.http.schemas import (
     HistoryOut,
     NewComplaintIn,
     ReopenIn,
+    ReporterErasedOut,
+    ReporterHiddenOut,
     ReporterOut,
     RouteIn,
     StageOut,
@@ -104,7 +107,12 @@ def _fingerprint(key: bytes, body: NewComplaintIn) -> str:
     response_model=CreatedOut,
     operation_id="createComplaint",
     summary="Record a case that arrived on any channel",
-    responses={**ERRORS, 409: {"description": "The same Idempotency-Key is still in flight"}},
+    dependencies=[limit_per_caller("create-complaint")],
+    responses={
+        **ERRORS,
+        409: {"description": "The same Idempotency-Key is still in flight"},
+        429: {"description": "Too many new cases from you; see Retry-After"},
+    },
     openapi_extra=body_openapi(NewComplaintIn),
 )
 def create_complaint(
@@ -290,9 +298,24 @@ def reopen(
     return _command_out(result, response)
 
 
+def _reporter_out(
+    snapshot: CaseSnapshot,
+) -> ReporterOut | ReporterHiddenOut | ReporterErasedOut | None:
+    personal = snapshot.personal
+    if personal.reporter_hidden == "erased":
+        return ReporterErasedOut()
+    if personal.reporter_hidden == "anonymous":
+        return ReporterHiddenOut()
+    reporter = personal.reporter
+    if reporter is None:
+        return None
+    return ReporterOut(
+        name=reporter.name, email=reporter.email, phone=reporter.phone, address=reporter.address
+    )
+
+
 def _complaint_out(snapshot: CaseSnapshot) -> ComplaintOut:
     case = snapshot.case
-    reporter = case.reporter
     following = next_due(snapshot.stages)
     return ComplaintOut(
         id=case.id,
@@ -304,15 +327,8 @@ def _complaint_out(snapshot: CaseSnapshot) -> ComplaintOut:
         channel=case.channel,
         category=case.category,
         subject=case.subject,
-        description=case.description,
-        reporter=ReporterOut(
-            name=reporter.name,
-            email=reporter.email,
-            phone=reporter.phone,
-            address=reporter.address,
-        )
-        if reporter
-        else None,
+        description=snapshot.personal.description,
+        reporter=_reporter_out(snapshot),
         anonymous=case.anonymous,
         confidential=case.confidential,
         needs_inspection=case.needs_inspection,
@@ -325,7 +341,7 @@ def _complaint_out(snapshot: CaseSnapshot) -> ComplaintOut:
         external_ref=case.external_ref,
         policy_version=case.policy_version,
         outcome=case.outcome,
-        answer=case.answer,
+        answer=snapshot.personal.answer,
         duplicate_of=case.duplicate_of,
         closed_at=case.closed_at,
         reopened_at=case.reopened_at,
@@ -364,8 +380,9 @@ def get_complaint(
         AwareDatetime | None, Query(description="Replay up to this recorded time (with offset)")
     ] = None,
 ) -> ComplaintOut:
+    route = "GET /v1/complaints/{id}" + ("?as_of" if as_of or as_of_version else "")
     snapshot = services.complaints.case(
-        principal, case_id, as_of_version=as_of_version, as_of=as_of
+        principal, case_id, as_of_version=as_of_version, as_of=as_of, route=route
     )
     response.headers["ETag"] = f'"{snapshot.case.version}"'
     return _complaint_out(snapshot)
@@ -394,5 +411,10 @@ def _history_out(entry: HistoryEntry) -> HistoryEventOut:
 )
 def history(case_id: CaseId, principal: PrincipalDep, services: ServicesDep) -> HistoryOut:
     return HistoryOut(
-        events=[_history_out(e) for e in services.complaints.history(principal, case_id)]
+        events=[
+            _history_out(e)
+            for e in services.complaints.history(
+                principal, case_id, route="GET /v1/complaints/{id}/history"
+            )
+        ]
     )

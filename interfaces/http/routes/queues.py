@@ -128,7 +128,7 @@ def unit_queue(
     view = services.read_side.view("queues")
     position = view.position()
     items = view.page(
-        QueueQuery(unit, statuses, assignee, sees_restricted(principal), limit + 1, after)
+        QueueQuery(unit, statuses, assignee, sees_restricted(principal, unit), limit + 1, after)
     )
     now = services.clock.now()
     more = len(items) > limit
@@ -153,7 +153,7 @@ def unit_queue_counts(unit: Unit, principal: PrincipalDep, services: ServicesDep
     require_unit(services, principal, unit)
     view = services.read_side.view("queues")
     position = view.position()
-    counts = view.counts(unit, sees_restricted(principal))
+    counts = view.counts(unit, sees_restricted(principal, unit))
     open_values = {s.value for s in OPEN_STATUSES}
     return QueueCountsOut(
         unit=unit,
@@ -185,7 +185,7 @@ async def unit_queue_events(
     feed = services.queue_feed
     if feed is None:
         raise Problem(503, "feed-unavailable", "Live feed unavailable", "no queue feed runs here")
-    restricted_ok = sees_restricted(principal)
+    restricted_ok = sees_restricted(principal, unit)
     loop = asyncio.get_running_loop()
     inbox: asyncio.Queue[dict[str, object]] = asyncio.Queue(FEED_BUFFER)
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import JSONResponse, Response
 
-from application.access import ALL_UNITS, may_read_unit, sees_restricted
+from application.access import ALL_UNITS, Read, may_read_unit, sees_restricted
 from application.errors import Forbidden, NotFound
 from interfaces.http.deps import PrincipalDep, ServicesDep, caught_up
 from interfaces.http.problems import Problem, invalid
@@ -48,14 +48,14 @@ def report_scope(
 ) -> Scope:
     """404 for an unknown unit, 403 for one the caller does not serve (before any 422)."""
     if unit is None:
-        if not may_read_unit(principal, ALL_UNITS):
+        if not may_read_unit(principal, ALL_UNITS, Read.REPORTS):
             raise Forbidden("an agency-wide recap is for agency-wide readers; pass unit=")
     else:
         if unit not in services.complaints.units:
             raise NotFound(f"no unit {unit}")
-        if not may_read_unit(principal, unit):
+        if not may_read_unit(principal, unit, Read.REPORTS):
             raise Forbidden(f"you do not serve {unit}")
-    return Scope(unit, sees_restricted(principal))
+    return Scope(unit, sees_restricted(principal, unit))
 
 
 def report_period(

@@ -14,7 +14,14 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from application.access import ALL_UNITS, READERS, Principal, may_read_unit, sees_restricted
+from application.access import (
+    ALL_UNITS,
+    Principal,
+    Read,
+    may_read_unit,
+    require_read,
+    sees_restricted,
+)
 from application.errors import Forbidden, NotFound
 from domain.calendar import end_of_day
 from domain.tracking_number import display
@@ -87,12 +94,11 @@ def _alert_units(
     """The units whose alerts the caller asked for and may read (None: every unit)."""
     if unit is not None:
         _known_unit(services, unit)
-        if not may_read_unit(principal, unit):
+        if not may_read_unit(principal, unit, Read.ALERTS):
             raise Forbidden(f"you do not serve {unit}")
         return frozenset({unit})
-    if not principal.has(*READERS):
-        raise Forbidden("your roles do not read SLA alerts")
-    return None if may_read_unit(principal, ALL_UNITS) else principal.units
+    require_read(principal, Read.ALERTS)
+    return None if may_read_unit(principal, ALL_UNITS, Read.ALERTS) else principal.units
 
 
 @router.get(
@@ -121,7 +127,7 @@ def sla_alerts(
     query = SlaQuery(
         now,
         units,
-        sees_restricted(principal),
+        sees_restricted(principal, unit),
         state.value if state is not None else None,
         limit + 1,
     )
@@ -203,7 +209,7 @@ def early_warning(
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
     _known_unit(services, unit)
-    if not may_read_unit(principal, unit):
+    if not may_read_unit(principal, unit, Read.ALERTS):
         raise Forbidden(f"you do not serve {unit}")
     zone = services.complaints.units.zone_of(unit)
     now = services.clock.now()
@@ -212,7 +218,7 @@ def early_warning(
     view = services.read_side.view("sla")
     position = view.position()
     rows = view.flagged(SlaQuery(as_of, frozenset({unit}), include_restricted=True, limit=10**6))
-    shown = sees_restricted(principal)
+    shown = sees_restricted(principal, unit)
     groups: dict[str, list[WarningItemOut]] = {BREACHED: [], DUE_SOON: []}
     excluded = 0
     for row in rows:
