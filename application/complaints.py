@@ -18,11 +18,15 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recorder, 
 from application.access import (
     Command,
     Principal,
+    Read,
     Role,
     can_see,
     command_for_follow_up,
     may_create,
+    may_erase_reporter,
     may_issue,
+    may_read,
+    sees_restricted_case,
 )
 from application.errors import (
     Forbidden,
@@ -49,7 +53,6 @@ from application.privacy import (
     SealedTextAsDict,
     disclose,
     disclosed_data,
-    may_read_access_log,
     record_read,
     sees_identity,
 )
@@ -384,7 +387,7 @@ class Complaints(Application):
             not principal.has(Role.ADMIN) and not can_see(principal, case)
         ):
             raise NotFound(f"no case {case_id}")
-        if not principal.has(Role.ADMIN):
+        if not may_erase_reporter(principal):
             raise Forbidden("only an admin may erase a reporter's data")
         if if_match is None:
             raise PreconditionRequired("send If-Match with the case's current version")
@@ -413,10 +416,30 @@ class Complaints(Application):
 
     def access_log_entries(
         self, principal: Principal, complaint_id: UUID | None, after: int, limit: int
-    ) -> list[AccessRecord]:
-        if not may_read_access_log(principal):
+    ) -> tuple[list[AccessRecord], int | None]:
+        """A page of the access log and where the next page starts (None at the end).
+
+        Reads of WBS and staff-ethics cases are listed only for admins and auditors granted
+        those cases' units; the others are skipped, like the cases themselves.
+        """
+        if not may_read(principal, Read.ACCESS_LOG):
             raise Forbidden("only auditors and admins read the access log")
-        return self.access_log.entries(complaint_id, after, limit)
+        found = self.access_log.entries(complaint_id, after, limit + 1)
+        page = found[:limit]
+        next_after = page[-1].seq if len(found) > limit and page else None
+        if principal.has(Role.ADMIN):
+            return page, next_after
+        cases: dict[UUID, Complaint | None] = {}
+        visible = []
+        for entry in page:
+            if entry.complaint_id not in cases:
+                cases[entry.complaint_id] = self._find(entry.complaint_id)
+            case = cases[entry.complaint_id]
+            if case is None or not case.is_restricted or sees_restricted_case(
+                principal, case.units()
+            ):
+                visible.append(entry)
+        return visible, next_after
 
     # --- queries -------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.persistence import Transcoding
 
-from application.access import CASE_ROLES, RESTRICTED_ROLES, Principal, Role
+from application.access import CASE_ROLES, RESTRICTED_ROLES, Principal
 from application.ports import AccessLog, AccessRecord, Clock, Envelope, KeyStore
 from domain.complaint import Complaint
 from domain.values import Reporter, SealedReporter, SealedText
@@ -244,10 +244,6 @@ def disclosed_data(opener: Opener, identity: bool, data: dict[str, Any]) -> dict
         else:
             shown[field] = value
     return shown
-
-
-def may_read_access_log(principal: Principal) -> bool:
-    return principal.has(Role.AUDITOR, Role.ADMIN)
 
 
 def record_read(

@@ -57,6 +57,7 @@ class StageStatus:
     state: StageState
     completed_at: datetime | None
     zone: str
+    unit: str = ""  # the unit whose calendar counts the stage (its own closures included)
 
 
 ZoneOf = Callable[[str], str]
@@ -112,7 +113,7 @@ def _stage(
         state = StageState.DUE_SOON
     else:
         state = StageState.ON_TRACK
-    return StageStatus(stage, started, due, state, completed, zone)
+    return StageStatus(stage, started, due, state, completed, zone, unit)
 
 
 def service_levels(

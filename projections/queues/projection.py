@@ -32,7 +32,8 @@ class QueueProjection(CaseProjection):
             if upcoming is not None:
                 stage = upcoming.stage.value
                 due = upcoming.due_at
-                due_soon = due_soon_from(upcoming.due_at, calendar, upcoming.zone)
+                unit_calendar = calendar.for_unit(upcoming.unit, upcoming.zone)
+                due_soon = due_soon_from(upcoming.due_at, unit_calendar, upcoming.zone)
         return QueueItem(
             id=case.id,
             tracking_number=case.tracking_number,

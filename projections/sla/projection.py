@@ -44,7 +44,9 @@ class SlaProjection(CaseProjection):
                 unit=case.handling_unit,
                 zone=stage.zone,
                 due_at=stage.due_at,
-                due_soon_at=due_soon_from(stage.due_at, calendar, stage.zone),
+                due_soon_at=due_soon_from(
+                    stage.due_at, calendar.for_unit(stage.unit, stage.zone), stage.zone
+                ),
                 paused=case.waiting_for_complainant,
                 restricted=case.is_restricted,
             )

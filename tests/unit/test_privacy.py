@@ -210,14 +210,22 @@ def test_reads_of_confidential_and_wbs_cases_are_logged_and_others_are_not(memor
     memory_app.case(INTAKE, secret.id, route="GET case")
     memory_app.history(wbs_officer, wbs.id, route="GET history")
     memory_app.case(wbs_officer, wbs.id, as_of_version=1, route="GET as of")
-    entries = memory_app.access_log_entries(AUDITOR, None, 0, 10)
+    entries, _ = memory_app.access_log_entries(ADMIN, None, 0, 10)
     assert [(e.complaint_id, e.sub, e.route) for e in entries] == [
         (secret.id, "siti", "GET case"),
         (wbs.id, "wbs", "GET history"),
         (wbs.id, "wbs", "GET as of"),
     ]
     assert entries[0].roles == ("intake_officer",)
-    assert [e.seq for e in memory_app.access_log_entries(ADMIN, wbs.id, 2, 10)] == [3]
+    later, _ = memory_app.access_log_entries(ADMIN, wbs.id, 2, 10)
+    assert [e.seq for e in later] == [3]
+    # an auditor without a grant sees the confidential case's read, not the WBS case's
+    ungranted, _ = memory_app.access_log_entries(AUDITOR, None, 0, 10)
+    assert [e.complaint_id for e in ungranted] == [secret.id]
+    granted, _ = memory_app.access_log_entries(AUDITOR.with_grants(["*"]), None, 0, 10)
+    assert len(granted) == 3
+    first, next_after = memory_app.access_log_entries(ADMIN, None, 0, 2)
+    assert len(first) == 2 and next_after == first[-1].seq
     with pytest.raises(Forbidden):
         memory_app.access_log_entries(INTAKE, None, 0, 10)
 

@@ -102,8 +102,9 @@ def access_log(
     after: Annotated[int, Query(ge=0, description="Entries after this seq")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> AccessLogOut:
-    found = services.complaints.access_log_entries(principal, complaint_id, after, limit + 1)
-    page = found[:limit]
+    page, next_after = services.complaints.access_log_entries(
+        principal, complaint_id, after, limit
+    )
     return AccessLogOut(
         items=[
             AccessEntryOut(
@@ -116,5 +117,5 @@ def access_log(
             )
             for e in page
         ],
-        next_after=page[-1].seq if len(found) > limit and page else None,
+        next_after=next_after,
     )
