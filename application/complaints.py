@@ -47,7 +47,9 @@ from application.ports import (
     Randomness,
 )
 from application.privacy import (
+    CaseSealer,
     Disclosure,
+    NewKey,
     PersonalData,
     SealedReporterAsDict,
     SealedTextAsDict,
@@ -116,6 +118,32 @@ class CommandResult:
     position: int
     tracking_number: str | None = None
     replayed: bool = False
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """What stays the same across tracking-number draws of one create."""
+
+    case_id: UUID
+    new: NewCase
+    fingerprint: str | None
+    actor: Actor
+    sealer: CaseSealer
+
+
+@dataclass(frozen=True)
+class PreparedCase:
+    """A checked create: its new aggregates, to be saved together (see prepare_case)."""
+
+    case: Complaint
+    index: TrackingNumberIndex
+    draft: _Draft
+    attempt: int
+    key: NewKey | None = None  # the case's data key, when the saver must store it first
+
+    @property
+    def aggregates(self) -> tuple[Complaint, TrackingNumberIndex]:
+        return (self.case, self.index)
 
 
 @dataclass(frozen=True)
@@ -204,6 +232,42 @@ class Complaints(Application):
         fingerprint: str | None = None,
     ) -> CommandResult:
         """Record a new case; a repeat with the same key gives back the first result."""
+        outcome = self.prepare_case(
+            principal, new, idempotency_key=idempotency_key, fingerprint=fingerprint
+        )
+        if isinstance(outcome, CommandResult):
+            return outcome
+        prepared = outcome
+        try:
+            while True:
+                try:
+                    recordings = self.save(*prepared.aggregates)
+                except IntegrityError:
+                    outcome = self.after_clash(prepared)
+                    if isinstance(outcome, CommandResult):
+                        return outcome
+                    prepared = outcome
+                else:
+                    return self.case_filed(prepared, recordings)
+        finally:
+            self.release(prepared)
+
+    def prepare_case(
+        self,
+        principal: Principal,
+        new: NewCase,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        store_key: bool = True,
+    ) -> CommandResult | PreparedCase:
+        """Every check of a create, then its new aggregates, not yet saved.
+
+        A replay of an earlier create comes back as its first result. A PreparedCase holds the
+        Idempotency-Key's in-flight claim until ``release``; save its ``aggregates`` together,
+        then call ``case_filed``, or ``after_clash`` when the save raised IntegrityError. With
+        ``store_key=False`` the case's data key is left in ``key``, to store before the events.
+        """
         restricted = new.channel == Channel.WBS or new.category == Category.ETIKA_PEGAWAI
         if not may_create(principal, restricted):
             raise Forbidden("your role may not record this kind of case")
@@ -215,52 +279,79 @@ class Complaints(Application):
             if idempotency_key
             else uuid4()
         )
-        actor = Actor(principal.sub, new.intake_unit)
-        with self._claim(case_id):
-            existing = self._find(case_id)
+        self._take_claim(case_id)
+        prepared: PreparedCase | None = None
+        try:
+            # Only a keyed create can repeat one; a fresh uuid4 needs no look-up.
+            existing = self._find(case_id) if idempotency_key else None
             if existing is not None:
                 return self._replay_create(existing, fingerprint)
-            sealer = self.personal_data.sealer_for_new_case(case_id, self.clock.now())
-            for _ in range(_TRACKING_NUMBER_ATTEMPTS):
-                at = self.clock.now()
-                number = tracking_number_from(self.randomness.token_bytes(RANDOM_BYTES))
-                case = Complaint.receive(
-                    id=case_id,
-                    tracking_number=number,
-                    kind=new.kind,
-                    channel=new.channel,
-                    category=new.category,
-                    subject=new.subject,
-                    description=new.description,
-                    reporter=new.reporter,
-                    anonymous=new.anonymous,
-                    confidential=new.confidential,
-                    needs_inspection=new.needs_inspection,
-                    intake_unit=new.intake_unit,
-                    received_at=new.received_at or at,
-                    external_ref=new.external_ref,
-                    policy_version=self.policies.current().version,
-                    request_fingerprint=fingerprint,
-                    actor=actor,
-                    at=at,
-                    sealer=sealer,
+            key: NewKey | None = None
+            if store_key:
+                sealer = self.personal_data.sealer_for_new_case(case_id, self.clock.now())
+            else:
+                sealer, key = self.personal_data.unstored_key_for_new_case(
+                    case_id, self.clock.now()
                 )
-                index = TrackingNumberIndex.assign(number, case_id, at)
-                try:
-                    recordings = self.save(case, index)
-                except IntegrityError:
-                    existing = self._find(case_id)
-                    if existing is not None:
-                        return self._replay_create(existing, fingerprint)
-                    continue  # the tracking number was taken: draw another
-                return CommandResult(
-                    case.id,
-                    case.status.value,
-                    case.version,
-                    recordings[0].notification.id,
-                    case.tracking_number,
-                )
-        raise RuntimeError("could not draw an unused tracking number")
+            draft = _Draft(case_id, new, fingerprint, Actor(principal.sub, new.intake_unit), sealer)
+            prepared = dataclasses.replace(self._draw(draft, attempt=1), key=key)
+            return prepared
+        finally:
+            if prepared is None:  # a replay or an error: nothing left in flight
+                self._drop_claim(case_id)
+
+    def after_clash(self, prepared: PreparedCase) -> CommandResult | PreparedCase:
+        """After IntegrityError: the first result if the id was taken, else a new number."""
+        existing = self._find(prepared.case.id)
+        if existing is not None:
+            return self._replay_create(existing, prepared.draft.fingerprint)
+        return self._draw(prepared.draft, attempt=prepared.attempt + 1)
+
+    @staticmethod
+    def case_filed(prepared: PreparedCase, recordings: list[Any]) -> CommandResult:
+        case = prepared.case
+        return CommandResult(
+            case.id,
+            case.status.value,
+            case.version,
+            recordings[0].notification.id,
+            case.tracking_number,
+        )
+
+    def release(self, prepared: PreparedCase) -> None:
+        """Give up a PreparedCase's in-flight claim (saved or not)."""
+        self._drop_claim(prepared.case.id)
+
+    def _draw(self, draft: _Draft, attempt: int) -> PreparedCase:
+        """The new case and its tracking-number index, with a freshly drawn number."""
+        if attempt > _TRACKING_NUMBER_ATTEMPTS:
+            raise RuntimeError("could not draw an unused tracking number")
+        new = draft.new
+        at = self.clock.now()
+        number = tracking_number_from(self.randomness.token_bytes(RANDOM_BYTES))
+        case = Complaint.receive(
+            id=draft.case_id,
+            tracking_number=number,
+            kind=new.kind,
+            channel=new.channel,
+            category=new.category,
+            subject=new.subject,
+            description=new.description,
+            reporter=new.reporter,
+            anonymous=new.anonymous,
+            confidential=new.confidential,
+            needs_inspection=new.needs_inspection,
+            intake_unit=new.intake_unit,
+            received_at=new.received_at or at,
+            external_ref=new.external_ref,
+            policy_version=self.policies.current().version,
+            request_fingerprint=draft.fingerprint,
+            actor=draft.actor,
+            at=at,
+            sealer=draft.sealer,
+        )
+        index = TrackingNumberIndex.assign(number, draft.case_id, at)
+        return PreparedCase(case, index, draft, attempt)
 
     def authorize(
         self,
@@ -563,17 +654,23 @@ class Complaints(Application):
             replayed=True,
         )
 
-    @contextmanager
-    def _claim(self, case_id: UUID) -> Iterator[None]:
+    def _take_claim(self, case_id: UUID) -> None:
         with self._in_flight_lock:
             if case_id in self._in_flight:
                 raise RequestInFlight("a request with this Idempotency-Key is still in flight")
             self._in_flight.add(case_id)
+
+    def _drop_claim(self, case_id: UUID) -> None:
+        with self._in_flight_lock:
+            self._in_flight.discard(case_id)
+
+    @contextmanager
+    def _claim(self, case_id: UUID) -> Iterator[None]:
+        self._take_claim(case_id)
         try:
             yield
         finally:
-            with self._in_flight_lock:
-                self._in_flight.discard(case_id)
+            self._drop_claim(case_id)
 
     @staticmethod
     def _history_entry(event: DomainEventProtocol[Any], positions: dict[int, int]) -> HistoryEntry:

@@ -57,6 +57,10 @@ class KeyStore(Protocol):
         """Store a new wrapped key; a key id already there keeps its first value."""
         ...
 
+    def add_many(self, keys: list[tuple[UUID, bytes, datetime]]) -> None:
+        """``add`` for many keys, in one transaction (group commit of creates)."""
+        ...
+
     def get(self, key_id: UUID) -> bytes | None:
         """The wrapped key; None when it was erased or never existed."""
         ...

@@ -31,6 +31,15 @@ def associated_data(case_id: UUID, field: str) -> bytes:
     return f"aduan:{case_id}:{field}".encode()
 
 
+@dataclass(frozen=True)
+class NewKey:
+    """A new data key, wrapped, not stored yet."""
+
+    key_id: UUID
+    wrapped: bytes
+    at: datetime
+
+
 class CaseSealer:
     """Seals one case's personal data under one data key (the domain's ``Sealer``)."""
 
@@ -83,9 +92,16 @@ class PersonalData:
         return CaseSealer(self.envelope, case_id, key_id, key, self.match_key())
 
     def sealer_for_new_case(self, case_id: UUID, at: datetime) -> CaseSealer:
-        sealer = self.sealer(case_id, self.new_key(at))
-        assert sealer is not None
+        sealer, key = self.unstored_key_for_new_case(case_id, at)
+        self.keys.add(key.key_id, key.wrapped, key.at)
         return sealer
+
+    def unstored_key_for_new_case(self, case_id: UUID, at: datetime) -> tuple[CaseSealer, NewKey]:
+        """A new case's sealer, and its wrapped key: store it before any event naming it."""
+        # A fresh key id cannot clash, so the stored key will be this one: no read-back.
+        key_id, key = uuid4(), self.envelope.new_key()
+        sealer = CaseSealer(self.envelope, case_id, key_id, key, self.match_key())
+        return sealer, NewKey(key_id, self.envelope.wrap(key_id, key), at)
 
     def sealer_for(self, case: Complaint, at: datetime) -> CaseSealer:
         """The sealer of a case's current key (a fresh key if that one is gone)."""

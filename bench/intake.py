@@ -102,6 +102,9 @@ end
 
 def aduan_app() -> FastAPI:
     """aduan as `aduan serve --api-only` builds it, from the ADUAN_* environment."""
+    # uvicorn's --app-dir put bench/ first on sys.path, where bench/projections.py (a script)
+    # would shadow aduan's projections package.
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH_DIR]
     from interfaces.bootstrap import bootstrap
 
     return bootstrap().http_app()

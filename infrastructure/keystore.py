@@ -31,11 +31,14 @@ class SqlKeyStore:
                 cursor.execute(statement)
 
     def add(self, key_id: UUID, wrapped: bytes, at: datetime) -> None:
+        self.add_many([(key_id, wrapped, at)])
+
+    def add_many(self, keys: list[tuple[UUID, bytes, datetime]]) -> None:
         with self.db.transaction() as cursor:
-            cursor.execute(
+            cursor.executemany(
                 f"INSERT INTO {KEYS} (key_id, wrapped_key, created_at) VALUES (%s, %s, %s) "
                 "ON CONFLICT (key_id) DO NOTHING",
-                (key_id, wrapped, at),
+                keys,
             )
 
     def get(self, key_id: UUID) -> bytes | None:
@@ -75,6 +78,10 @@ class MemoryKeyStore:
     def add(self, key_id: UUID, wrapped: bytes, at: datetime) -> None:
         with self._lock:
             self.rows.setdefault(key_id, (wrapped, at, None))
+
+    def add_many(self, keys: list[tuple[UUID, bytes, datetime]]) -> None:
+        for key in keys:
+            self.add(*key)
 
     def get(self, key_id: UUID) -> bytes | None:
         row = self.rows.get(key_id)

@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     postgres_connect_timeout: int = 5
     postgres_lock_timeout: int = 5
     postgres_schema: str | None = None
+    # Group commit of creates on PostgreSQL: one writer saves, in one transaction, whatever
+    # creates are waiting (at most max_batch). A create may wait queued_seconds in the queue;
+    # a full queue answers 503.
+    group_commit: bool = True
+    group_commit_queue_size: int = 1024
+    group_commit_max_batch: int = 64
+    group_commit_queued_seconds: float = 5.0
 
     projection_poll_seconds: float = 1.0
     projection_batch_size: int = 2000

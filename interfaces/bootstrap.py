@@ -8,7 +8,8 @@ import hmac
 import logging
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +37,7 @@ from infrastructure.event_log import (
     PostgresLocks,
 )
 from infrastructure.feeds import LocalFeed, RedisFeed
+from infrastructure.group_commit import GroupCommitter
 from infrastructure.keystore import SqlKeyStore
 from infrastructure.metrics import Metrics
 from infrastructure.persistence import event_store_env, positions_for, read_database_path
@@ -91,6 +93,7 @@ class Container:
     alerts: SqlAlertStore | None = None
     admin: Administration | None = None
     rate_limiter: LocalRateLimiter | RedisRateLimiter | None = None
+    committer: GroupCommitter | None = None  # creates' group commit (PostgreSQL only)
 
     def http_app(self) -> FastAPI:
         return create_app(
@@ -109,6 +112,7 @@ class Container:
                 rate_limiter=self.rate_limiter,
                 cors_origins=_origins(self.settings.cors_origins),
                 hsts=self.settings.behind_https,
+                committer=self.committer,
             )
         )
 
@@ -170,6 +174,8 @@ class Container:
         return self.tokens.issue("dev", [r.value for r in DEV_ROLES], ["*"])
 
     def close(self) -> None:
+        if self.committer is not None:
+            self.committer.stop()
         self.stop_background()
         self.read_db.close()
         self.complaints.close()
@@ -312,17 +318,18 @@ def bootstrap(
     live = LiveConfiguration(HolidayCalendars(), PolicyBook.shipped())
     policies = calendars = live
     read_db = _read_database(settings, env.get("POSTGRES_SCHEMA"))
-    complaints = Complaints(
-        env,
-        clock=clock,
-        randomness=SystemRandomness(),
-        units=units,
-        policies=policies,
-        calendars=calendars,
-        positions=positions_for,
-        personal_data=personal_data(read_db, root_secret, clock),
-        access_log=SqlAccessLog(read_db),
-    )
+    with _setup_lock(read_db):
+        complaints = Complaints(
+            env,
+            clock=clock,
+            randomness=SystemRandomness(),
+            units=units,
+            policies=policies,
+            calendars=calendars,
+            positions=positions_for,
+            personal_data=personal_data(read_db, root_secret, clock),
+            access_log=SqlAccessLog(read_db),
+        )
     admin = Administration(
         complaints, clock=clock, units=units, calendars=live.calendars, policies=live.policies
     )
@@ -361,6 +368,24 @@ def bootstrap(
         alerts=SqlAlertStore(read_db),
         admin=admin,
         rate_limiter=_rate_limiter(settings),
+        committer=_committer(settings, complaints, read_db),
+    )
+
+
+def _committer(
+    settings: Settings, complaints: Complaints, read_db: ReadDatabase
+) -> GroupCommitter | None:
+    """Group commit for creates on PostgreSQL; SQLite keeps one save per request.
+
+    The writer thread starts with the first create: CLI commands never start one."""
+    if not settings.group_commit or not isinstance(read_db, PostgresReadDatabase):
+        return None
+    return GroupCommitter(
+        complaints.save,
+        store_keys=complaints.personal_data.keys.add_many,
+        queue_size=settings.group_commit_queue_size,
+        max_batch=settings.group_commit_max_batch,
+        queued_seconds=settings.group_commit_queued_seconds,
     )
 
 
@@ -429,6 +454,20 @@ def _queue_feed(settings: Settings) -> QueueFeed:
         settings.redis_url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
     )
     return RedisFeed(client, settings.redis_prefix)
+
+
+@contextmanager
+def _setup_lock(read_db: ReadDatabase) -> Iterator[None]:
+    """Processes that start at once create tables, functions and triggers one at a time: two
+    concurrent CREATE OR REPLACE FUNCTION fail with "tuple concurrently updated"."""
+    if not isinstance(read_db, PostgresReadDatabase):
+        yield
+        return
+    scope = f"aduan:{read_db.schema or 'public'}:schema-setup"
+    key = int.from_bytes(hashlib.sha256(scope.encode()).digest()[:8], "big", signed=True)
+    with read_db.connect(autocommit=True) as conn:  # closing it releases the lock
+        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        yield
 
 
 def _read_database(settings: Settings, schema: str | None) -> ReadDatabase:

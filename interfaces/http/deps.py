@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from application.access import Principal, Role
 from application.admin import Administration
+from application.committer import Committer
 from application.complaints import Complaints
 from application.errors import AuthenticationFailed
 from application.ports import Authenticator, Clock
@@ -50,6 +51,7 @@ class Services:
     cors_origins: tuple[str, ...] = ()  # empty: CORS off
     hsts: bool = False  # behind HTTPS: send Strict-Transport-Security
     admin: Administration | None = None  # agency configuration; auditors' WBS grants
+    committer: Committer | None = None  # group commit of creates (PostgreSQL); None: one save each
 
 
 def services(request: Request) -> Services:
@@ -214,6 +216,8 @@ def caught_up(*names: str):  # type: ignore[no-untyped-def]
 
     def wait(
         services: ServicesDep,
+        # Authenticated first: 401 comes before anything else, and no anonymous call may wait.
+        _principal: PrincipalDep,
         after_position: Annotated[
             int | None,
             Query(ge=0, description="Answer only once the read model has taken in this position"),

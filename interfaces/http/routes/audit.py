@@ -110,7 +110,11 @@ def _out(entry: AuditEntry) -> AuditEntryOut:
     operation_id="auditLog",
     summary="Entries of the audit chain, oldest first",
     dependencies=[caught_up("audit")],
-    responses={403: {"description": "Not an auditor"}, 504: {"description": "Trail behind"}},
+    responses={
+        401: {"description": "No token or a bad token"},
+        403: {"description": "Not an auditor"},
+        504: {"description": "Trail behind"},
+    },
 )
 def audit_log(
     principal: PrincipalDep,
@@ -162,7 +166,11 @@ def audit_log(
     operation_id="auditVerify",
     summary="Recompute the chain from the event store and report the first bad entry",
     dependencies=[caught_up("audit")],
-    responses={403: {"description": "Not an auditor"}, 504: {"description": "Trail behind"}},
+    responses={
+        401: {"description": "No token or a bad token"},
+        403: {"description": "Not an auditor"},
+        504: {"description": "Trail behind"},
+    },
 )
 def audit_verify(principal: PrincipalDep, services: ServicesDep) -> VerificationOut:
     require_auditor(principal)

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
+from eventsourcing.persistence import IntegrityError
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from pydantic import AwareDatetime
 
 from application.access import Command
-from application.complaints import CaseSnapshot, CommandResult, HistoryEntry, NewCase
+from application.committer import Committer, CommitterUnavailable
+from application.complaints import (
+    CaseSnapshot,
+    CommandResult,
+    Complaints,
+    HistoryEntry,
+    NewCase,
+    PreparedCase,
+)
 from application.errors import VersionConflict
+from application.privacy import NewKey
 from domain.service_levels import next_due
 from domain.tracking_number import display
 from domain.values import Reporter
@@ -115,7 +127,7 @@ def _fingerprint(key: bytes, body: NewComplaintIn) -> str:
     },
     openapi_extra=body_openapi(NewComplaintIn),
 )
-def create_complaint(
+async def create_complaint(
     principal: PrincipalDep,
     services: ServicesDep,
     response: Response,
@@ -147,12 +159,30 @@ def create_complaint(
         received_at=body.received_at,
         external_ref=body.external_ref,
     )
-    result = services.complaints.file_case(
-        principal,
-        new,
-        idempotency_key=idempotency_key,
-        fingerprint=_fingerprint(services.fingerprint_key, body),
-    )
+    fingerprint = _fingerprint(services.fingerprint_key, body)
+    complaints, committer = services.complaints, services.committer
+    if committer is None:
+        result = await run_in_threadpool(
+            complaints.file_case,
+            principal,
+            new,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+        )
+    else:
+        outcome = await run_in_threadpool(
+            complaints.prepare_case,
+            principal,
+            new,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+            store_key=False,  # the writer stores a batch's keys together, before its events
+        )
+        result = (
+            outcome
+            if isinstance(outcome, CommandResult)
+            else await _file_together(complaints, committer, outcome)
+        )
     response.headers["ETag"] = f'"{result.version}"'
     response.headers["Location"] = f"/v1/complaints/{result.id}"
     assert result.tracking_number is not None
@@ -163,6 +193,53 @@ def create_complaint(
         position=result.position,
         tracking_number=display(result.tracking_number),
     )
+
+
+async def _file_together(
+    complaints: Complaints, committer: Committer, prepared: PreparedCase
+) -> CommandResult:
+    """Store a prepared create through the group-commit writer, as file_case would alone."""
+    try:
+        while True:
+            try:
+                keys = () if prepared.key is None else (prepared.key,)
+                recordings = await _committed(committer, prepared.aggregates, keys)
+            except IntegrityError:
+                outcome = await run_in_threadpool(complaints.after_clash, prepared)
+                if isinstance(outcome, CommandResult):
+                    return outcome
+                prepared = outcome
+            else:
+                return complaints.case_filed(prepared, recordings)
+    finally:
+        complaints.release(prepared)
+
+
+async def _committed(
+    committer: Committer, aggregates: tuple[object, ...], keys: tuple[NewKey, ...]
+) -> list[Any]:
+    """The writer's answer; a timeout only while still queued, never once the writer has it."""
+    try:
+        future = committer.submit(aggregates, keys)
+    except CommitterUnavailable as error:
+        raise _busy(str(error)) from None
+    answer = asyncio.wrap_future(future)
+    try:
+        try:
+            return await asyncio.wait_for(asyncio.shield(answer), committer.queued_seconds)
+        except TimeoutError:
+            if future.cancel():  # still queued: nothing of it was or will be stored
+                raise _busy("too many new cases waiting to be stored") from None
+            return await answer  # taken: a 5xx now could hide a stored case
+    except CommitterUnavailable as error:
+        raise _busy(str(error)) from None
+    except asyncio.CancelledError:
+        future.cancel()  # the client left: if still queued, store nothing
+        raise
+
+
+def _busy(detail: str) -> Problem:
+    return Problem(503, "store-busy", "Service unavailable", detail, headers={"Retry-After": "1"})
 
 
 @router.post(

@@ -95,6 +95,7 @@ def _out(item: QueueItem, now: datetime) -> QueueItemOut:
     summary="A unit's cases, the one due first first",
     dependencies=[caught_up("queues")],
     responses={
+        401: {"description": "No token or a bad token"},
         403: {"description": "A unit you do not serve"},
         404: {"description": "No unit"},
         504: {"description": "Read model still behind after_position"},
@@ -147,7 +148,12 @@ def unit_queue(
     operation_id="unitQueueCounts",
     summary="How many of a unit's cases are in each status",
     dependencies=[caught_up("queues")],
-    responses={403: {"description": "A unit you do not serve"}, 404: {"description": "No unit"}},
+    responses={
+        401: {"description": "No token or a bad token"},
+        403: {"description": "A unit you do not serve"},
+        404: {"description": "No unit"},
+        504: {"description": "Read model still behind after_position"},
+    },
 )
 def unit_queue_counts(unit: Unit, principal: PrincipalDep, services: ServicesDep) -> QueueCountsOut:
     require_unit(services, principal, unit)
@@ -174,6 +180,7 @@ FEED_BUFFER = 1000
     response_class=StreamingResponse,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "`queue-change` events"},
+        401: {"description": "No token or a bad token"},
         403: {"description": "A unit you do not serve"},
         404: {"description": "No unit"},
     },
@@ -205,7 +212,7 @@ async def unit_queue_events(
                     yield ": keep-alive\n\n"
                     continue
                 data = json.dumps(message)
-                yield f"id: {message['position']}\nevent: queue-change\ndata: {data}\n\n"
+                yield f"id: {message.get('position', '')}\nevent: queue-change\ndata: {data}\n\n"
         finally:
             cancel()
 

@@ -130,6 +130,7 @@ def build_report(services: ServicesDep, scope: Scope, period: Period) -> dict[st
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No token or a bad token"},
     403: {"description": "A unit you do not serve, or agency-wide without an agency-wide role"},
     404: {"description": "No unit"},
     422: {"description": "Not exactly one of quarter and month, or a value out of range"},

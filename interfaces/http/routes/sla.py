@@ -108,6 +108,7 @@ def _alert_units(
     summary="Stages due soon or past due right now, of the units you serve",
     dependencies=[caught_up("sla")],
     responses={
+        401: {"description": "No token or a bad token"},
         403: {"description": "A unit you do not serve"},
         404: {"description": "No unit"},
         504: {"description": "Read model still behind after_position"},
@@ -195,6 +196,7 @@ def _csv(report: EarlyWarningOut) -> str:
     dependencies=[caught_up("sla")],
     responses={
         200: {"content": {"text/csv": {}}},
+        401: {"description": "No token or a bad token"},
         403: {"description": "A unit you do not serve"},
         404: {"description": "No unit"},
         504: {"description": "Read model still behind after_position"},

@@ -1,0 +1,214 @@
+"""The group-commit writer: one thread saving whatever creates are waiting in one transaction."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from application.committer import CommitterUnavailable
+from application.privacy import NewKey
+
+log = logging.getLogger("aduan.group_commit")
+
+Save = Callable[..., list[Any]]
+StoreKeys = Callable[[list[tuple[UUID, bytes, datetime]]], None]
+
+
+@dataclass
+class _Request:
+    aggregates: tuple[Any, ...]
+    keys: tuple[NewKey, ...]
+    future: Future[list[Any]] = field(default_factory=Future)
+
+
+@dataclass
+class CommitStats:
+    """What the writer has done: batches saved and requests in them (for metrics and tests)."""
+
+    batches: int = 0
+    requests: int = 0
+    largest_batch: int = 0
+    fallbacks: int = 0  # batches saved one request at a time after an IntegrityError
+    restarts: int = 0  # writer threads replaced after dying
+
+
+class GroupCommitter:
+    """Takes what is queued (never waiting for more, at most ``max_batch``) and saves it at once.
+
+    A supervisor restarts the writer thread when it dies; the requests of the batch it was
+    saving then fail with CommitterUnavailable, and the queued ones are kept for the new thread.
+    """
+
+    def __init__(
+        self,
+        save: Save,
+        *,
+        store_keys: StoreKeys | None = None,
+        queue_size: int = 1024,
+        max_batch: int = 64,
+        queued_seconds: float = 5.0,
+        paused: bool = False,
+    ) -> None:
+        self._save = save
+        self._store_keys = store_keys
+        self._queue: queue.Queue[_Request | None] = queue.Queue(maxsize=queue_size)
+        self._max_batch = max_batch
+        self.queued_seconds = queued_seconds
+        self.stats = CommitStats()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._paused = paused  # tests queue requests first, then start() the writer
+
+    def start(self) -> None:
+        """Start the writer, or replace a dead one; the first submit() does it too."""
+        with self._lock:
+            self._paused = False
+            if self._stopping or (self._thread is not None and self._thread.is_alive()):
+                return
+            if self._thread is not None:
+                self.stats.restarts += 1
+                log.error("group-commit writer died; starting a new one")
+            self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+            self._thread.start()
+
+    def submit(self, aggregates: Sequence[Any], keys: Sequence[NewKey] = ()) -> Future[list[Any]]:
+        if self._stopping:
+            raise CommitterUnavailable("the service is shutting down; retry shortly")
+        if not self._paused:
+            self.start()  # lazily, and supervision on the request path: a dead one is replaced
+        if keys and self._store_keys is None:
+            raise ValueError("this committer stores no keys")
+        request = _Request(tuple(aggregates), tuple(keys))
+        try:
+            self._queue.put_nowait(request)
+        except queue.Full:
+            raise CommitterUnavailable("too many new cases waiting to be stored") from None
+        return request.future
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Save what is queued, stop the writer, fail whatever is left."""
+        with self._lock:
+            self._stopping = True
+            thread = self._thread
+        if thread is not None and thread.is_alive():
+            with contextlib.suppress(queue.Full):
+                self._queue.put(None, timeout=timeout)
+            thread.join(timeout)
+        while True:
+            try:
+                left = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if left is not None and left.future.set_running_or_notify_cancel():
+                left.future.set_exception(CommitterUnavailable("the service stopped"))
+
+    @property
+    def writer(self) -> threading.Thread | None:
+        return self._thread
+
+    def _run(self) -> None:
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch, stop = [first], False
+                while len(batch) < self._max_batch:
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        stop = True
+                        break
+                    batch.append(more)
+                self._commit(batch)
+                if stop:
+                    return
+        finally:
+            if not self._stopping:
+                # The supervisor's restart, without waiting for the next request (queued ones
+                # would otherwise only time out).
+                dying = threading.current_thread()
+                threading.Thread(target=self._restart, args=(dying,), daemon=True).start()
+
+    def _restart(self, dead: threading.Thread) -> None:
+        dead.join()
+        self.start()
+
+    def waiting(self) -> int:
+        """Requests queued and not yet taken by the writer."""
+        return self._queue.qsize()
+
+    def _commit(self, batch: list[_Request]) -> None:
+        # A request cancelled while queued (it timed out) is dropped; the rest are now taken:
+        # their callers wait for the commit, whatever it takes.
+        taken = [r for r in batch if r.future.set_running_or_notify_cancel()]
+        if not taken:
+            return
+        try:
+            keys = [(k.key_id, k.wrapped, k.at) for r in taken for k in r.keys]
+            try:
+                if keys and self._store_keys is not None:
+                    # Keys first: an event never names a key that is not stored.
+                    self._store_keys(keys)
+            except Exception as error:
+                for request in taken:
+                    request.future.set_exception(error)
+                return
+            events = [self._collect(r) for r in taken]
+            try:
+                recordings = self._save(*(e for group in events for e in group))
+            except IntegrityError:
+                self._one_by_one(taken, events)
+                return
+            except Exception as error:
+                for request in taken:
+                    request.future.set_exception(error)
+                return
+            self._count(len(taken))
+            start = 0
+            for request, group in zip(taken, events, strict=True):
+                request.future.set_result(recordings[start : start + len(group)])
+                start += len(group)
+        except BaseException:
+            for request in taken:
+                if not request.future.done():
+                    request.future.set_exception(
+                        CommitterUnavailable("the writer failed while storing this; retry")
+                    )
+            raise
+
+    @staticmethod
+    def _collect(request: _Request) -> list[Any]:
+        # Events, not aggregates: a failed save has already emptied the aggregates' pending
+        # events, and the one-by-one fallback must save them again.
+        return [e for aggregate in request.aggregates for e in aggregate.collect_events()]
+
+    def _one_by_one(self, taken: list[_Request], events: list[list[Any]]) -> None:
+        """A clash fails the whole batch: save each request alone so only the offender fails."""
+        self.stats.fallbacks += 1
+        for request, group in zip(taken, events, strict=True):
+            try:
+                recordings = self._save(*group)
+            except Exception as error:
+                request.future.set_exception(error)
+            else:
+                self._count(1)
+                request.future.set_result(recordings)
+
+    def _count(self, requests: int) -> None:
+        self.stats.batches += 1
+        self.stats.requests += requests
+        self.stats.largest_batch = max(self.stats.largest_batch, requests)
