@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,19 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-import uvicorn
 
 from infrastructure.settings import Settings
-from interfaces.bootstrap import Container, bootstrap
+from interfaces.bootstrap import Container
 from tests.conftest import REDIS_URL
 from tests.e2e.conftest import SECRET
 from tests.support import complaint_body
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support_server import serve_over_http
 
 
 @pytest.fixture(params=["local", "redis"])
@@ -66,22 +57,8 @@ def _serve(
         redis_prefix=f"aduan-test-{secrets.token_hex(4)}:",
         projection_poll_seconds=0.2,
     )
-    container = bootstrap(settings)
-    container.start_background()
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(container.http_app(), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}", container
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        container.close()
+    with serve_over_http(settings) as running:
+        yield running
 
 
 def _headers(container: Container, *roles: str, units=("ULPK-PUSAT",)) -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,12 +17,6 @@ from interfaces.bootstrap import Container, bootstrap
 
 CLI = (sys.executable, "-c", "from interfaces.cli import main; main()")
 SECRET = "fault-test-secret-" + "f" * 32
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def service_env(postgres_url: str, schema: str, var_dir: Path, **extra: str) -> dict[str, str]:

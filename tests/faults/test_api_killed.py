@@ -12,8 +12,9 @@ import psycopg
 from psycopg import sql
 
 from interfaces.bootstrap import Container
-from tests.faults.conftest import free_port, service_env, start_api
+from tests.faults.conftest import service_env, start_api
 from tests.support import complaint_body
+from tests.support_server import free_port
 
 REQUESTS = 200
 THREADS = 16

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -13,12 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-import uvicorn
 
 from infrastructure.settings import Settings
-from interfaces.bootstrap import Container, bootstrap
-from tests.faults.conftest import SECRET, free_port
+from interfaces.bootstrap import Container
+from tests.faults.conftest import SECRET
 from tests.support import complaint_body
+from tests.support_server import free_port, serve_over_http
 
 BURST = 3
 NO_DISK = ("--save", "", "--appendonly", "no", "--daemonize", "no")
@@ -81,22 +80,8 @@ def served(
         projection_poll_seconds=0.2,
         postgres_pool_size=2,
     )
-    container = bootstrap(settings)
-    container.start_background()
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(container.http_app(), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}", container
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        container.close()
+    with serve_over_http(settings) as running:
+        yield running
 
 
 def _headers(container: Container, sub: str = "siti", **extra: str) -> dict[str, str]:

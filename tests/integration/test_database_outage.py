@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,14 +19,9 @@ from infrastructure.settings import Settings
 from interfaces.bootstrap import bootstrap
 from tests.e2e.conftest import SECRET
 from tests.support import complaint_body
+from tests.support_server import free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Cluster:
@@ -37,7 +31,7 @@ class Cluster:
         self.dir = Path(tempfile.mkdtemp(prefix="aduan-pg-"))
         shutil.chown(self.dir, "postgres", "postgres")
         self.data = self.dir / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres")
 
     def _run(self, tool: str, *args: str) -> None:
