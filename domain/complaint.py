@@ -16,7 +16,10 @@ from eventsourcing.domain import Aggregate
 from domain.errors import InvalidCommand, TransitionNotAllowed
 from domain.values import Actor, Reporter, SealedReporter, SealedText, Sealer, Text, seal_reporter
 from domain.vocabulary import (
+    HIGHEST_SCORE,
+    LOWEST_SCORE,
     OPEN_STATUSES,
+    SURVEY_ELEMENTS,
     Category,
     Channel,
     FollowUpAction,
@@ -113,6 +116,8 @@ class Complaint(Aggregate):
                 self.description.key_id if isinstance(self.description, SealedText) else None
             )
             case.reporter_erased_at = None
+            case.survey_answered_at = None
+            case.flagged_for_review = False
 
     class Acknowledged(Aggregate.Event):
         message: str
@@ -184,6 +189,24 @@ class Complaint(Aggregate):
             aggregate.duplicate_of = None
             aggregate.closed_at = None
 
+    class SurveyAnswered(Aggregate.Event):
+        """The complainant rated the service once after closure (IKM, PermenPANRB 14/2017).
+
+        ``scores`` are nine integers 1-4 in ``SURVEY_ELEMENTS`` order; a 1 anywhere flags the case
+        for the unit head's review. The event's timestamp is the survey date (its IKM period);
+        ``unit`` is the handling unit at that moment, the unit the IKM is reported for.
+        """
+
+        scores: list[int]
+        comment: Text | None
+        unit: str
+        flagged: bool
+        actor: Actor
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.survey_answered_at = self.timestamp
+            aggregate.flagged_for_review = self.flagged
+
     class ReporterErased(Aggregate.Event):
         """The reporter's data key was destroyed (UU 27/2022): their data is unreadable for good.
 
@@ -231,6 +254,8 @@ class Complaint(Aggregate):
         reopen_count: int
         key_id: UUID | None
         reporter_erased_at: datetime | None
+        survey_answered_at: datetime | None
+        flagged_for_review: bool
 
     @classmethod
     def receive(
@@ -411,6 +436,39 @@ class Complaint(Aggregate):
         self._require("reopen", (Status.CLOSED,))
         self.trigger_event(self.Reopened, timestamp=at, reason=reason, actor=actor)
 
+    def answer_survey(
+        self,
+        *,
+        scores: list[int],
+        comment: str | None,
+        actor: Actor,
+        at: datetime,
+        sealer: Sealer | None = None,
+    ) -> None:
+        """The complainant's one satisfaction survey, allowed once the case is closed."""
+        self._require("answer_survey", (Status.CLOSED,))
+        if self.survey_answered_at is not None:
+            raise TransitionNotAllowed("answer_survey (already answered)", self.status.value)
+        if len(scores) != len(SURVEY_ELEMENTS):
+            raise InvalidCommand("scores", f"must hold exactly {len(SURVEY_ELEMENTS)} scores")
+        if any(
+            isinstance(s, bool) or not isinstance(s, int) or not LOWEST_SCORE <= s <= HIGHEST_SCORE
+            for s in scores
+        ):
+            raise InvalidCommand(
+                "scores", f"each score must be an integer {LOWEST_SCORE}-{HIGHEST_SCORE}"
+            )
+        text = comment.strip() if comment else None
+        self.trigger_event(
+            self.SurveyAnswered,
+            timestamp=at,
+            scores=list(scores),
+            comment=_sealed(sealer, "comment", text) if text else None,
+            unit=self.handling_unit,
+            flagged=LOWEST_SCORE in scores,
+            actor=actor,
+        )
+
     def erase_reporter(
         self, *, reason: str, next_key_id: UUID | None, actor: Actor, at: datetime
     ) -> None:
@@ -453,6 +511,7 @@ ALLOWED_FROM: dict[str, tuple[Status, ...]] = {
     "follow_up": REQUEST_DATA_FROM,
     "close": CLOSABLE_FROM,
     "reopen": (Status.CLOSED,),
+    "answer_survey": (Status.CLOSED,),
     "record_complainant_reply": tuple(OPEN_STATUSES),
 }
 

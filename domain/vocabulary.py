@@ -87,6 +87,23 @@ class StageState(StrEnum):
     MISSED = "missed"
 
 
+class SurveyElement(StrEnum):
+    """The nine IKM elements (unsur) of PermenPANRB 14/2017, in the regulation's order."""
+
+    PERSYARATAN = "persyaratan"
+    PROSEDUR = "sistem_mekanisme_prosedur"
+    WAKTU = "waktu_penyelesaian"
+    BIAYA = "biaya_tarif"
+    PRODUK = "produk_spesifikasi_jenis_pelayanan"
+    KOMPETENSI = "kompetensi_pelaksana"
+    PERILAKU = "perilaku_pelaksana"
+    PENGADUAN = "penanganan_pengaduan_saran_masukan"
+    SARANA = "sarana_prasarana"
+
+
+SURVEY_ELEMENTS: tuple[SurveyElement, ...] = tuple(SurveyElement)
+LOWEST_SCORE, HIGHEST_SCORE = 1, 4
+
 OPEN_STATUSES = frozenset(
     {Status.RECEIVED, Status.ACKNOWLEDGED, Status.ROUTED, Status.IN_FOLLOW_UP, Status.REOPENED}
 )

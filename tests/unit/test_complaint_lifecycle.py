@@ -247,3 +247,34 @@ ComplaintMachine.TestCase.settings = settings(
     max_examples=60, stateful_step_count=25, deadline=None
 )
 test_random_command_sequences_keep_the_status_machine = ComplaintMachine.TestCase
+
+
+def closed_case() -> Complaint:
+    case = received()
+    case.acknowledge(message="diterima", actor=ACTOR, at=T0)
+    case.close(outcome=Outcome.ANSWERED, answer="a", actor=ACTOR, at=T0)
+    return case
+
+
+def test_a_survey_is_answered_once_after_closure_and_a_one_flags_the_case() -> None:
+    case = received()
+    with pytest.raises(TransitionNotAllowed):
+        case.answer_survey(scores=[4] * 9, comment=None, actor=ACTOR, at=T0)
+    case = closed_case()
+    case.answer_survey(scores=[4, 3, 3, 1, 4, 4, 4, 4, 4], comment=" lambat ", actor=ACTOR, at=T0)
+    assert case.flagged_for_review and case.survey_answered_at == T0
+    event = case.collect_events()[-1]
+    assert isinstance(event, Complaint.SurveyAnswered)
+    assert event.unit == "ULPK-PUSAT" and event.comment == "lambat"
+    with pytest.raises(TransitionNotAllowed):
+        case.answer_survey(scores=[4] * 9, comment=None, actor=ACTOR, at=T0)
+
+
+@pytest.mark.parametrize(
+    "scores", [[4] * 8, [4] * 10, [4] * 8 + [5], [0] + [4] * 8, [True] + [4] * 8, [3.5] + [4] * 8]
+)
+def test_survey_scores_are_nine_integers_from_one_to_four(scores: list) -> None:
+    case = closed_case()
+    with pytest.raises(InvalidCommand):
+        case.answer_survey(scores=scores, comment=None, actor=ACTOR, at=T0)
+    assert case.survey_answered_at is None
