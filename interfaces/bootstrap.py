@@ -51,6 +51,7 @@ from infrastructure.views.audit import SqlAuditView
 from infrastructure.views.monev import SqlMonevView
 from infrastructure.views.queues import SqlQueueView
 from infrastructure.views.sla import SqlSlaView
+from infrastructure.views.surveys import SqlSurveyView
 from infrastructure.workers import PeriodicJob, PeriodicJobs, ReadModelWorker
 from interfaces.http.app import create_app
 from interfaces.http.deps import Services
@@ -64,6 +65,7 @@ from projections.runner import Binding, Projection, Runner, Ticker, run_to_head
 from projections.sla.alerts import Alert
 from projections.sla.projection import SlaProjection
 from projections.sla.timer import Notifier, SlaTimer
+from projections.surveys.projection import SurveyProjection
 
 log = logging.getLogger("aduan")
 
@@ -340,6 +342,10 @@ def bootstrap(
         "queues": (QueueProjection(policies.get, calendars.calendar, units.zone_of), SqlQueueView),
         "monev": (MonevProjection(policies.get, calendars.calendar, units.zone_of), SqlMonevView),
         "sla": (SlaProjection(policies.get, calendars.calendar, units.zone_of), SqlSlaView),
+        "surveys": (
+            SurveyProjection(policies.get, calendars.calendar, units.zone_of),
+            SqlSurveyView,
+        ),
     }
     # Append-only read models: one permanent table set, verified and never rebuilt.
     append_only: dict[str, tuple[Projection[Any], Any]] = {

@@ -14,6 +14,7 @@ from interfaces.http.routes import (
     admin,
     audit,
     complaints,
+    ikm,
     privacy,
     queues,
     reports,
@@ -109,6 +110,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(queues.router)
     app.include_router(sla.router)
     app.include_router(reports.router)
+    app.include_router(ikm.router)
     app.include_router(system.router)
     app.include_router(audit.router)
     app.include_router(privacy.router)
