@@ -224,6 +224,10 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("GET", "/v1/reports/monev/chart.png"): Expect(
         UNIT_READ, ALL_403, query=PERIOD | {"unit": HOME}
     ),
+    ("GET", "/v1/reports/ikm"): Expect(UNIT_READ, ALL_403, query=PERIOD | {"unit": HOME}),
+    ("GET", "/v1/reports/ikm/flagged"): Expect(
+        (403, 403, 200, 403, 200, 403), ALL_403, query={"unit": HOME}
+    ),
     ("GET", "/v1/audit/log"): Expect(AUDIT_READ, AUDIT_READ),
     ("GET", "/v1/audit/verify"): Expect(AUDIT_READ, AUDIT_READ),
     ("GET", "/v1/audit/access-log"): Expect(AUDIT_READ, AUDIT_READ),
