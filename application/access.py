@@ -59,6 +59,7 @@ class Configure(StrEnum):
     SLA_POLICIES = "sla_policies"
     ANSWER_TEMPLATES = "answer_templates"
     GRANTS = "grants"
+    IKM_WEIGHTS = "ikm_weights"
 
 
 CASE_ROLES = frozenset(

@@ -141,6 +141,10 @@ def _csv_rows(report: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:
             yield f"working_days.{stage}", key, value
     for row in report["top_categories"]:
         yield "top_categories", row["category"], row["count"]
+    for scope, figures in (report.get("ikm") or {}).items():
+        for key, value in (figures or {}).items():
+            if key != "unit":
+                yield f"ikm.{scope}", key, value
     for note in report["notes"]:
         yield "notes", "note", note
 
@@ -298,6 +302,24 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
         ("Unit", "Jumlah"),
         [(k, v) for k, v in report["by_unit"].items()] or [("-", 0)],
     )
+    ikm = report.get("ikm") or {}
+    if ikm:
+        table(
+            "K. Indeks Kepuasan Masyarakat (IKM)",
+            ("Cakupan", "Responden", "Nilai IKM", "Mutu", "Kinerja"),
+            [
+                (
+                    "Unit " + f["unit"] if f.get("unit") else "Seluruh unit (tingkat badan)",
+                    f["respondents"],
+                    f["ikm"],
+                    f["grade"],
+                    f["grade_label"],
+                )
+                for f in (ikm.get("unit"), ikm.get("agency"))
+                if f is not None
+            ],
+            {3: "0.00"},
+        )
     row += 1
     line("Catatan", font=Font(bold=True, size=12))
     if report["excluded_restricted"]:

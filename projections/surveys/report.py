@@ -94,3 +94,26 @@ def ikm_report(
         "generated_at": generated_at.isoformat(),
         "position": position,
     }
+
+
+def ikm_summary(
+    rows: Iterable[SurveyRow],
+    *,
+    months: Sequence[int],
+    unit: str | None,
+    include_restricted: bool,
+    weights: Sequence[Fraction] | None = None,
+) -> dict[str, Any]:
+    """The index of the surveys of ``months`` (of the rows' year) for the monev recap."""
+    scope = [r for r in rows if r.month in months and (unit is None or r.unit == unit)]
+    visible = [r for r in scope if include_restricted or not r.restricted]
+    figures = ikm_figures(visible, weights)
+    return {
+        "unit": unit,
+        "respondents": figures["respondents"],
+        "ikm": figures["ikm"],
+        "grade": figures["grade"],
+        "grade_label": figures["grade_label"],
+        "flagged": sum(r.flagged for r in visible),
+        "excluded_restricted": len(scope) - len(visible),
+    }

@@ -275,6 +275,12 @@ EXPECTED: dict[tuple[str, str], Expect] = {
         body=lambda: {"sub": f"auditor-{next(_SETUP_CALLERS)}", "unit": "*"},
     ),
     ("DELETE", "/v1/admin/grants/{grant_id}"): Expect(ADMIN_DELETES, ADMIN_DELETES, _grant),
+    ("GET", "/v1/admin/ikm-weights"): Expect(ADMIN_ONLY, ADMIN_ONLY),
+    ("POST", "/v1/admin/ikm-weights"): Expect(
+        ADMIN_CREATES,
+        ADMIN_CREATES,
+        body={"unit": HOME, "weights": None, "description": "bobot sama"},
+    ),
 }
 
 

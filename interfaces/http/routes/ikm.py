@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from fractions import Fraction
+import calendar
+from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -17,7 +17,7 @@ from application.surveys import survey_comments
 from domain.tracking_number import display
 from domain.vocabulary import LOWEST_SCORE, SURVEY_ELEMENTS
 from interfaces.http.deps import PrincipalDep, ServicesDep, caught_up
-from interfaces.http.routes.reports import ReportFormat, ScopeDep, negotiate
+from interfaces.http.routes.reports import ReportFormat, ScopeDep, negotiate, unit_weights
 from interfaces.ikm_render import ikm_csv, ikm_filename, ikm_xlsx
 from interfaces.reports_render import MEDIA_TYPES
 from projections.surveys.report import ikm_report
@@ -38,13 +38,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "A value out of range"},
     504: {"description": "Read model still behind after_position"},
 }
-
-
-def unit_weights(
-    services: ServicesDep, unit: str | None
-) -> tuple[tuple[Fraction, ...] | None, int | None]:
-    """The unit's configured IKM weights and their version; (None, None): equal weights."""
-    return None, None
 
 
 @router.get(
@@ -84,7 +77,9 @@ def ikm(
     fmt = negotiate(accept, format)
     view = services.read_side.view("surveys")
     position = view.position()
-    weights, version = unit_weights(services, scope.unit)
+    last_month = 12 if quarter is None else 3 * quarter
+    last_day = date(year, last_month, calendar.monthrange(year, last_month)[1])
+    weights, version = unit_weights(services, scope.unit, last_day)
     report = ikm_report(
         view.surveys(SurveyQuery(year=year, quarter=quarter, unit=scope.unit)),
         year=year,
