@@ -4,12 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from uuid import UUID
 from zoneinfo import ZoneInfo
+
+from eventsourcing.utils import get_topic
 
 from domain.complaint import Complaint
 from projections.casework import CaseProjection
-from projections.runner import LoggedEvent
+from projections.runner import LoggedEvent, memo_of
 from projections.surveys.view import SurveyChanges, SurveyRow
+
+
+SURVEY_TOPIC = get_topic(Complaint.SurveyAnswered)
+
+
+def surveys_in(batch: Sequence[LoggedEvent]) -> dict[UUID, LoggedEvent]:
+    """The batch's surveys by case, found once per batch (by topic: nothing else is decoded)."""
+    memo = memo_of(batch)
+    if memo is not None and "surveys" in memo:
+        return memo["surveys"]  # type: ignore[no-any-return]
+    found = {e.originator_id: e for e in batch if e.topic == SURVEY_TOPIC}
+    if memo is not None:
+        memo["surveys"] = found
+    return found
 
 
 class SurveyProjection(CaseProjection):
@@ -25,13 +42,9 @@ class SurveyProjection(CaseProjection):
     def record(
         self, changes: SurveyChanges, case: Complaint, at: datetime, batch: Sequence[LoggedEvent]
     ) -> None:
-        answered = [
-            e.event
-            for e in batch
-            if e.originator_id == case.id and isinstance(e.event, Complaint.SurveyAnswered)
-        ]
-        if answered:
-            changes.rows[case.id] = self.row(case, answered[-1])
+        survey = surveys_in(batch).get(case.id)
+        if survey is not None:
+            changes.rows[case.id] = self.row(case, survey.event)
         elif case.survey_answered_at is not None:
             changes.restricted[case.id] = case.is_restricted
 
