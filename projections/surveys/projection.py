@@ -14,7 +14,6 @@ from projections.casework import CaseProjection
 from projections.runner import LoggedEvent, memo_of
 from projections.surveys.view import SurveyChanges, SurveyRow
 
-
 SURVEY_TOPIC = get_topic(Complaint.SurveyAnswered)
 
 

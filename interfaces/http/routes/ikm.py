@@ -9,7 +9,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from application.access import ALL_UNITS, Read, may_read_unit, sees_restricted
 from application.errors import Forbidden, NotFound
@@ -40,6 +40,35 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+class IkmElementOut(BaseModel):
+    element: str
+    total: int = Field(description="The sum of the element's scores")
+    nrr: float | None = Field(description="Mean score, shown rounded half up to 2 decimals")
+
+
+class IkmReportOut(BaseModel):
+    """The JSON form of the IKM report."""
+
+    title: str
+    year: int
+    quarter: int | None
+    unit: str | None
+    respondents: int
+    elements: list[IkmElementOut]
+    ikm: float | None = Field(description="25-100, rounded once to 2 decimals, half up")
+    grade: str | None = Field(description="A, B, C or D; null without respondents")
+    grade_label: str | None
+    weights: list[str] = Field(description='Exact, in element order: "1/9", or "0.2"')
+    flagged: int
+    weights_note: str
+    rounding: str
+    method: dict[str, str]
+    excluded_restricted: int
+    notes: list[str]
+    generated_at: datetime
+    position: int | None
+
+
 @router.get(
     "/ikm",
     operation_id="ikmReport",
@@ -58,7 +87,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     responses={
         200: {
             "description": "The index",
-            "content": {"application/json": {}, "text/csv": {}, MEDIA_TYPES["xlsx"]: {}},
+            "model": IkmReportOut,
+            "content": {"text/csv": {}, MEDIA_TYPES["xlsx"]: {}},
         },
         406: {"description": "Accept names no format this report comes in"},
         **_ERRORS,
