@@ -29,7 +29,7 @@ YearQuery = Annotated[int, Query(ge=2000, le=2100, description="The survey year,
 QuarterQuery = Annotated[
     int | None, Query(ge=1, le=4, description="Triwulan 1-4; without it, the whole year")
 ]
-MAX_FLAGGED = 1000
+MAX_FLAGGED = 200
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No token or a bad token"},
@@ -177,7 +177,7 @@ def flagged_surveys(
     ] = None,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     quarter: QuarterQuery = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_FLAGGED)] = 100,
+    limit: Annotated[int, Query(ge=1, le=MAX_FLAGGED)] = 50,
 ) -> FlaggedSurveysOut:
     if unit is not None and unit not in services.complaints.units:
         raise NotFound(f"no unit {unit}")
