@@ -112,10 +112,6 @@ class IkmResult:
         index = self.index
         return None if index is None else grade_of(index)
 
-    @property
-    def equal_weights(self) -> bool:
-        return self.weights == EQUAL_WEIGHTS
-
 
 def compute_ikm(
     responses: Iterable[Sequence[int]], weights: Sequence[Fraction] | None = None

@@ -149,8 +149,8 @@ def ikm_xlsx(report: dict[str, Any]) -> bytes:
     for note in notes:
         row += 1
         sheet.cell(row=row, column=1, value=note)
-    for column, width in zip("ABCDE", (40, 40, 14, 10, 10), strict=True):
-        sheet.column_dimensions[column].width = width
+    for letter, width in zip("ABCDE", (40, 40, 14, 10, 10), strict=True):
+        sheet.column_dimensions[letter].width = width
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
