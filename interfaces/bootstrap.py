@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from application.access import Principal, Role
 from application.admin import Administration
 from application.complaints import Complaints
+from application.lapor import LaporImporter, LaporSender
 from application.ports import Clock
 from application.privacy import PersonalData
 from infrastructure.access_log import SqlAccessLog
@@ -39,6 +40,8 @@ from infrastructure.event_log import (
 from infrastructure.feeds import LocalFeed, RedisFeed
 from infrastructure.group_commit import GroupCommitter
 from infrastructure.keystore import SqlKeyStore
+from infrastructure.lapor_http import HttpLaporGateway
+from infrastructure.lapor_store import SqlLaporStore
 from infrastructure.metrics import Metrics
 from infrastructure.persistence import event_store_env, positions_for, read_database_path
 from infrastructure.ratelimit import LocalRateLimiter, RedisRateLimiter
@@ -56,6 +59,7 @@ from interfaces.http.app import create_app
 from interfaces.http.deps import Services
 from projections.audit.checkpoints import CheckpointSigner
 from projections.audit.projection import AuditProjection
+from projections.lapor.outbox import LaporOutboxProjection
 from projections.monev.projection import MonevProjection
 from projections.queues.feed import QueueFeed, queue_messages
 from projections.queues.projection import QueueProjection
@@ -94,6 +98,7 @@ class Container:
     admin: Administration | None = None
     rate_limiter: LocalRateLimiter | RedisRateLimiter | None = None
     committer: GroupCommitter | None = None  # creates' group commit (PostgreSQL only)
+    lapor: SqlLaporStore | None = None  # the SP4N-LAPOR! outbox and poll state
 
     def http_app(self) -> FastAPI:
         return create_app(
@@ -197,7 +202,103 @@ def periodic_jobs(container: Container) -> list[PeriodicJob]:
                 "notifier", settings.notifier_seconds, lambda: sender.drain(container.clock.now())
             )
         )
+    lapor = lapor_connector(container)
+    if lapor is not None:
+        jobs += [
+            PeriodicJob("lapor-import", settings.lapor_poll_seconds, lapor.poll),
+            PeriodicJob("lapor-send", settings.lapor_send_seconds, lapor.drain_now),
+        ]
     return jobs
+
+
+@dataclass
+class LaporJobs:
+    """The SP4N-LAPOR! importer and sender, wired to the metrics."""
+
+    importer: LaporImporter
+    sender: LaporSender
+    store: SqlLaporStore
+    metrics: Metrics
+    clock: Clock
+
+    def poll(self) -> None:
+        try:
+            self.importer.poll()
+        except Exception:
+            self.metrics.connector_polled("lapor", False)
+            raise
+        self.metrics.connector_polled("lapor", True, self.clock.now().timestamp())
+
+    def drain_now(self) -> None:
+        self.sender.drain(self.clock.now())
+        counts = self.store.counts()
+        self.metrics.connector_outbox_counts(
+            "lapor",
+            {
+                "pending": counts.pending,
+                "retrying": counts.retrying,
+                "rejected": counts.rejected,
+                "delivered": counts.delivered,
+            },
+        )
+
+
+def lapor_connector(container: Container) -> LaporJobs | None:
+    """The SP4N-LAPOR! jobs (import, send); None while ADUAN_LAPOR_URL is unset."""
+    settings = container.settings
+    if not settings.lapor_url or container.lapor is None:
+        return None
+    token = settings.lapor_token.get_secret_value() if settings.lapor_token else ""
+    gateway = HttpLaporGateway(
+        settings.lapor_url, token, timeout_seconds=settings.lapor_timeout_seconds
+    )
+    metrics = container.metrics
+    importer = LaporImporter(
+        container.complaints,
+        gateway,
+        container.lapor,
+        intake_unit=settings.lapor_intake_unit,
+        on_imported=lambda n: metrics.connector_imported.labels("lapor").inc(n),
+    )
+    sender = LaporSender(
+        container.complaints,
+        gateway,
+        container.lapor,
+        first_retry=timedelta(seconds=settings.lapor_first_retry_seconds),
+        longest_wait=timedelta(seconds=settings.lapor_longest_wait_seconds),
+        on_result=lambda kind, result: metrics.connector_message("lapor", kind, result),
+    )
+    return LaporJobs(importer, sender, container.lapor, metrics, container.clock)
+
+
+def connector_statuses(container: Container) -> list[dict[str, Any]]:
+    """``aduan connectors status``: each connector's configuration, polls and outbox."""
+    store = container.lapor
+    assert store is not None
+    poll = store.poll_state("lapor")
+    counts = store.counts()
+    head = container.event_log().head()
+    return [
+        {
+            "connector": "lapor",
+            "configured": bool(container.settings.lapor_url),
+            "url": container.settings.lapor_url,
+            "last_success_at": poll.last_success_at,
+            "last_poll_at": poll.last_poll_at,
+            "cursor": poll.cursor,
+            "pending": counts.pending,
+            "retrying": counts.retrying,
+            "failed": counts.retrying + counts.rejected,
+            "rejected": counts.rejected,
+            "delivered": counts.delivered,
+            "outbox_lag": max(head - store.position(), 0),
+            # The latest problem: a poll that failed after the last good one, else a message's.
+            "last_error": poll.last_error
+            if poll.last_error_at is not None
+            and (poll.last_success_at is None or poll.last_error_at >= poll.last_success_at)
+            else counts.last_error,
+        }
+    ]
 
 
 def sla_timer(container: Container) -> SlaTimer:
@@ -342,8 +443,10 @@ def bootstrap(
         "sla": (SlaProjection(policies.get, calendars.calendar, units.zone_of), SqlSlaView),
     }
     # Append-only read models: one permanent table set, verified and never rebuilt.
+    lapor = SqlLaporStore(read_db)
     append_only: dict[str, tuple[Projection[Any], Any]] = {
         "audit": (AuditProjection(), SqlAuditView(read_db)),
+        "lapor-outbox": (LaporOutboxProjection(), lapor),
     }
     catalog = Catalog(
         read_db,
@@ -369,6 +472,7 @@ def bootstrap(
         admin=admin,
         rate_limiter=_rate_limiter(settings),
         committer=_committer(settings, complaints, read_db),
+        lapor=lapor,
     )
 
 
