@@ -34,9 +34,10 @@ from interfaces.bootstrap import (
     periodic_jobs,
 )
 from interfaces.cli import cli
+from projections.lapor.outbox import message_key
 from tests.e2e.conftest import SECRET, Api
 from tests.fakes.lapor import TOKEN, FakeLapor
-from tests.support import MONDAY
+from tests.support import MONDAY, complaint_body
 
 READ_MODELS = ["queues", "sla", "monev", "audit", "lapor-outbox"]
 
@@ -256,6 +257,19 @@ def test_reports_become_cases_once_and_lapor_gets_each_public_update_once(
         clock.advance(timedelta(seconds=10))
         connector(api).drain_now()
 
+        # And takes one in but loses its answer: sent again with the same key, kept once.
+        fake.dropping = 1
+        last = command(
+            api, f"{first}/reopen", {"reason": "keberatan pribadi lagi"}, 9, "unit_head", **HEAD
+        )
+        outbox_at(api, last)
+        connector(api).drain_now()
+        assert connector_statuses(api.container)[0]["retrying"] == 1
+        clock.advance(timedelta(seconds=10))
+        connector(api).drain_now()
+        assert fake.repeats() == 1  # the one resend; LAPOR! recorded it once
+        assert fake.received[message_key(first, 10)].times == 2
+
         statuses = [r.body["status"] for r in fake.updates_for("LAP-2026-0001")]
         assert statuses == [
             "acknowledged",
@@ -265,10 +279,11 @@ def test_reports_become_cases_once_and_lapor_gets_each_public_update_once(
             "reopened",
             "in_follow_up",
             "closed",
+            "reopened",
         ]
-        assert fake.repeats() == 0  # each key arrived exactly once
+        assert all(r.times == 1 for r in fake.received.values() if r.key != message_key(first, 10))
         final = connector_statuses(api.container)[0]
-        assert (final["pending"], final["failed"], final["delivered"]) == (0, 0, 9)
+        assert (final["pending"], final["failed"], final["delivered"]) == (0, 0, 10)
         assert "keberatan" not in json.dumps([r.body for r in fake.received.values()])
 
 
@@ -360,3 +375,30 @@ def test_without_a_url_the_connector_is_off(settings: Settings) -> None:
         assert not {"lapor-import", "lapor-send"} & {j.name for j in periodic_jobs(container)}
     finally:
         container.close()
+
+
+def test_forward_to_is_refused_unless_the_case_is_forwarded(sqlite_api: Api) -> None:
+    api = sqlite_api
+    created = api.client.post(
+        "/v1/complaints", json=complaint_body(), headers=api.headers("intake_officer")
+    ).json()
+    command(api, f"{created['id']}/acknowledge", {"message": "Diterima."}, 1, "intake_officer")
+    refused = api.client.post(
+        f"/v1/complaints/{created['id']}/close",
+        json={"outcome": "answered", "answer": "Jawaban.", "forward_to": "KEMENKES"},
+        headers=api.headers("intake_officer", version=2),
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    case = api.client.get(f"/v1/complaints/{created['id']}", headers=api.headers("intake_officer"))
+    assert case.json()["status"] == "acknowledged"
+    forwarded = api.client.post(
+        f"/v1/complaints/{created['id']}/close",
+        json={"outcome": "forwarded", "answer": "Bukan wewenang.", "forward_to": "KEMENKES"},
+        headers=api.headers("intake_officer", version=2),
+    )
+    assert forwarded.status_code == 200, forwarded.text
+    history = api.client.get(
+        f"/v1/complaints/{created['id']}/history", headers=api.headers("intake_officer")
+    ).json()["events"]
+    assert history[-1]["data"]["forward_to"] == "KEMENKES"

@@ -2,8 +2,8 @@
 
 It serves the reports assigned to the agency (a cursor is the sequence number of the last one
 listed), records every update and forward it receives by Idempotency-Key (counting repeats),
-and can be told to answer 500, to refuse a number of requests, or be stopped and started again
-on the same port (connections refused meanwhile).
+and can be told to answer 500, to hang up after taking an update in (a lost answer), or be
+stopped and started again on the same port (connections refused meanwhile).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class FakeLapor:
     requests: int = 0
     failing: int = 0  # answer 500 to this many requests, then recover
     broken: bool = False  # answer 500 to everything until cleared
+    dropping: int = 0  # take this many updates in, then hang up without answering
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -159,6 +160,9 @@ class FakeLapor:
                 seen.times += 1
                 return 200, {"id": key, "replayed": True}
             self.received[key] = Received(key, tracking_id, action, payload)
+            if self.dropping > 0:
+                self.dropping -= 1
+                return 0, None  # taken in, but the answer is lost
         return 201, {"id": key}
 
 
@@ -168,6 +172,9 @@ def _handler(fake: FakeLapor) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             status, payload = fake._answer(method, self.path, self.headers, body)
+            if status == 0:
+                self.close_connection = True
+                return
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

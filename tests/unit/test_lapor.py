@@ -448,3 +448,16 @@ def test_a_refused_message_is_given_up_and_the_next_one_goes(harness: Harness) -
     assert result.rejected == 5 and result.failed == 0
     assert set(harness.outbox.done.values()) == {"rejected"}
     assert harness.lapor.received == {}
+
+
+def test_a_closed_event_stored_before_forward_to_existed_still_loads(memory_app) -> None:
+    case_id = memory_app.file_case(INTAKE, new_case()).id
+    memory_app.acknowledge(INTAKE, case_id, 1, message="Diterima")
+    memory_app.close_case(INTAKE, case_id, 2, outcome=Outcome.ANSWERED, answer="Jawaban")
+    closed = list(memory_app.events.get(case_id))[-1]
+    stored = memory_app.mapper.to_stored_event(closed)
+    state = memory_app.mapper.transcoder.decode(stored.state)
+    del state["forward_to"]  # as an event recorded by the previous release
+    old = replace(stored, state=memory_app.mapper.transcoder.encode(state))
+    loaded = memory_app.mapper.to_domain_event(old)
+    assert loaded.forward_to is None and loaded.outcome == "answered"
