@@ -268,10 +268,11 @@ class LaporImporter:
                         imported += 1
                     else:
                         already += 1
+                moved = page.next_cursor is not None and page.next_cursor != cursor
                 cursor = page.next_cursor or cursor
                 self.state.polled(CONNECTOR, cursor, self.complaints.clock.now())
-                if not page.has_more or not page.reports:
-                    break
+                if not page.has_more or not page.reports or not moved:
+                    break  # (a peer that says "more" without moving on is read again next poll)
         except Exception as error:
             self.state.poll_failed(CONNECTOR, self.complaints.clock.now(), _describe(error))
             raise

@@ -25,10 +25,16 @@ from domain.values import Reporter
 
 # Answers that say "not now" rather than "never": retried with the same idempotency key.
 _RETRYABLE = frozenset({408, 425, 429})
+MAX_ANSWER_BYTES = 16 * 1024 * 1024  # a page of reports; anything larger is refused unread
 
 
 class HttpLaporGateway:
     def __init__(self, base_url: str, token: str, *, timeout_seconds: float = 10.0) -> None:
+        parts = urllib.parse.urlsplit(base_url)
+        loopback = parts.hostname in ("127.0.0.1", "::1", "localhost")
+        if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+            # The token and reporters' data travel on this connection.
+            raise ValueError("ADUAN_LAPOR_URL must be https:// (http:// only on loopback)")
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout_seconds = timeout_seconds
@@ -78,7 +84,7 @@ class HttpLaporGateway:
         )
         try:
             with self._opener.open(request, timeout=self.timeout_seconds) as response:
-                raw = response.read()
+                raw = response.read(MAX_ANSWER_BYTES + 1)
         except urllib.error.HTTPError as error:
             detail = error.read()[:300].decode("utf-8", "replace")
             if error.code >= 500 or error.code in _RETRYABLE:
@@ -86,6 +92,8 @@ class HttpLaporGateway:
             raise ConnectorRejected(f"HTTP {error.code} {detail}") from error
         except OSError as error:  # refused, reset, timed out (URLError is one too)
             raise ConnectorUnavailable(str(getattr(error, "reason", error))) from error
+        if len(raw) > MAX_ANSWER_BYTES:
+            raise ConnectorUnavailable("the answer is larger than 16 MiB")
         if not raw:
             return {}
         try:

@@ -34,7 +34,7 @@ from domain.values import Reporter
 from domain.vocabulary import Category, Channel, FollowUpAction, Kind, Outcome
 from infrastructure.clock import ManualClock
 from infrastructure.event_log import ApplicationLog
-from infrastructure.lapor_http import report_from_wire, update_to_wire
+from infrastructure.lapor_http import HttpLaporGateway, report_from_wire, update_to_wire
 from projections.lapor.outbox import LaporOutboxProjection, MemoryOutboxView, message_key
 from projections.runner import Binding, Runner
 from tests.support import HEAD, INTAKE, MONDAY, POPO, TECH_JKT, build_complaints, new_case
@@ -461,3 +461,16 @@ def test_a_closed_event_stored_before_forward_to_existed_still_loads(memory_app)
     old = replace(stored, state=memory_app.mapper.transcoder.encode(state))
     loaded = memory_app.mapper.to_domain_event(old)
     assert loaded.forward_to is None and loaded.outcome == "answered"
+
+
+def test_the_gateway_refuses_plain_http_except_on_loopback() -> None:
+    with pytest.raises(ValueError):
+        HttpLaporGateway("http://lapor.example.id/api", "token")
+    assert HttpLaporGateway("http://127.0.0.1:9/api", "token").base_url.endswith("/api")
+    assert HttpLaporGateway("https://lapor.example.id/api/", "token").base_url.endswith("/api")
+
+
+def test_a_peer_that_says_more_without_moving_on_is_not_read_forever(harness: Harness) -> None:
+    stuck = ReportPage([report("LAP-S")], None, True)
+    harness.lapor.assigned_reports = lambda cursor, limit: stuck  # type: ignore[method-assign]
+    assert harness.importer.poll().imported == 1
