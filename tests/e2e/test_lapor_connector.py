@@ -336,6 +336,14 @@ def test_aduan_work_runs_the_importer_and_the_sender_by_themselves(
         eventually(lambda: len(fake.updates_for("LAP-W-1")) == 1)
         status = connector_statuses(api.container)[0]
         assert status["configured"] and status["last_success_at"] is not None
+        eventually(lambda: connector_statuses(api.container)[0]["delivered"] == 1)
+        metrics = api.client.get("/metrics").text
+        assert 'aduan_connector_reports_imported_total{connector="lapor"} 1.0' in metrics
+        assert (
+            'aduan_connector_messages_total{connector="lapor",kind="acknowledged",'
+            'result="delivered"} 1.0'
+        ) in metrics
+        assert 'aduan_connector_polls_total{connector="lapor",result="ok"}' in metrics
 
 
 def test_connectors_status_says_whether_lapor_is_configured(
