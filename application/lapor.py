@@ -119,6 +119,15 @@ class OutboxEntry:
     next_attempt_at: datetime
 
 
+@dataclass(frozen=True)
+class OutboxCounts:
+    pending: int  # not delivered yet, never tried
+    retrying: int  # not delivered yet, failed at least once
+    rejected: int  # refused by LAPOR!: given up
+    delivered: int
+    last_error: str | None
+
+
 class LaporOutbox(Protocol):
     def due(self, now: datetime, limit: int) -> list[OutboxEntry]:
         """For each case, its oldest undelivered message if its next attempt is due at ``now``
@@ -134,6 +143,8 @@ class LaporOutbox(Protocol):
     def rejected(self, key: str, at: datetime, error: str) -> None:
         """Given up: the peer refused it; the case's later messages may go."""
         ...
+
+    def counts(self) -> OutboxCounts: ...
 
 
 class ConnectorState(Protocol):
@@ -427,3 +438,74 @@ def outbound_message(
 
 def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:500]
+
+
+# --- both directions, as ``aduan work`` runs them ----------------------------------------------
+
+
+class ConnectorMetrics(Protocol):
+    def connector_polled(self, connector: str, ok: bool, at: float | None = None) -> None: ...
+
+    def connector_imported(self, connector: str, reports: int) -> None: ...
+
+    def connector_message(self, connector: str, kind: str, result: str) -> None: ...
+
+    def connector_outbox_counts(self, connector: str, counts: dict[str, int]) -> None: ...
+
+
+class LaporConnector:
+    """The importer and the sender over one gateway, reporting to the metrics."""
+
+    def __init__(
+        self,
+        complaints: Complaints,
+        gateway: LaporGateway,
+        outbox: LaporOutbox,
+        state: ConnectorState,
+        metrics: ConnectorMetrics,
+        *,
+        intake_unit: str,
+        first_retry: timedelta = timedelta(seconds=10),
+        longest_wait: timedelta = timedelta(hours=1),
+    ) -> None:
+        self.clock = complaints.clock
+        self.outbox = outbox
+        self.metrics = metrics
+        self.importer = LaporImporter(
+            complaints,
+            gateway,
+            state,
+            intake_unit=intake_unit,
+            on_imported=lambda n: metrics.connector_imported(CONNECTOR, n),
+        )
+        self.sender = LaporSender(
+            complaints,
+            gateway,
+            outbox,
+            first_retry=first_retry,
+            longest_wait=longest_wait,
+            on_result=lambda kind, result: metrics.connector_message(CONNECTOR, kind, result),
+        )
+
+    def poll(self) -> PollResult:
+        try:
+            result = self.importer.poll()
+        except Exception:
+            self.metrics.connector_polled(CONNECTOR, False)
+            raise
+        self.metrics.connector_polled(CONNECTOR, True, self.clock.now().timestamp())
+        return result
+
+    def send(self) -> SendResult:
+        result = self.sender.drain(self.clock.now())
+        counts = self.outbox.counts()
+        self.metrics.connector_outbox_counts(
+            CONNECTOR,
+            {
+                "pending": counts.pending,
+                "retrying": counts.retrying,
+                "rejected": counts.rejected,
+                "delivered": counts.delivered,
+            },
+        )
+        return result

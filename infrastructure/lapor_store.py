@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from application.lapor import OutboxEntry
+from application.lapor import OutboxCounts, OutboxEntry
 from infrastructure.read_models import StalePosition
 from infrastructure.readstore import ReadDatabase
 from projections.lapor.outbox import OutboxChanges
@@ -35,15 +35,6 @@ _DDL = (
     "last_error_at TIMESTAMPTZ)",
 )
 _ENTRY = "key, seq, case_id, version, tracking_id, kind, attempts, next_attempt_at"
-
-
-@dataclass(frozen=True)
-class OutboxCounts:
-    pending: int  # not delivered yet, never failed
-    retrying: int  # not delivered yet, failed at least once
-    rejected: int  # refused by LAPOR!: given up
-    delivered: int
-    last_error: str | None
 
 
 @dataclass(frozen=True)

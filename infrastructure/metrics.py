@@ -40,7 +40,7 @@ class Metrics:
             registry=self.registry,
         )
 
-        self.connector_imported = Counter(
+        self.connector_imports = Counter(
             "aduan_connector_reports_imported",
             "Reports a connector filed as new cases",
             ["connector"],
@@ -89,6 +89,9 @@ class Metrics:
         self.connector_polls.labels(connector, "ok" if ok else "failed").inc()
         if ok and at is not None:
             self.connector_last_success.labels(connector).set(at)
+
+    def connector_imported(self, connector: str, reports: int) -> None:
+        self.connector_imports.labels(connector).inc(reports)
 
     def connector_message(self, connector: str, kind: str, result: str) -> None:
         self.connector_messages.labels(connector, kind, result).inc()

@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from application.access import Principal, Role
 from application.admin import Administration
 from application.complaints import Complaints
-from application.lapor import LaporImporter, LaporSender
+from application.lapor import LaporConnector
 from application.ports import Clock
 from application.privacy import PersonalData
 from infrastructure.access_log import SqlAccessLog
@@ -206,99 +206,27 @@ def periodic_jobs(container: Container) -> list[PeriodicJob]:
     if lapor is not None:
         jobs += [
             PeriodicJob("lapor-import", settings.lapor_poll_seconds, lapor.poll),
-            PeriodicJob("lapor-send", settings.lapor_send_seconds, lapor.drain_now),
+            PeriodicJob("lapor-send", settings.lapor_send_seconds, lapor.send),
         ]
     return jobs
 
 
-@dataclass
-class LaporJobs:
-    """The SP4N-LAPOR! importer and sender, wired to the metrics."""
-
-    importer: LaporImporter
-    sender: LaporSender
-    store: SqlLaporStore
-    metrics: Metrics
-    clock: Clock
-
-    def poll(self) -> None:
-        try:
-            self.importer.poll()
-        except Exception:
-            self.metrics.connector_polled("lapor", False)
-            raise
-        self.metrics.connector_polled("lapor", True, self.clock.now().timestamp())
-
-    def drain_now(self) -> None:
-        self.sender.drain(self.clock.now())
-        counts = self.store.counts()
-        self.metrics.connector_outbox_counts(
-            "lapor",
-            {
-                "pending": counts.pending,
-                "retrying": counts.retrying,
-                "rejected": counts.rejected,
-                "delivered": counts.delivered,
-            },
-        )
-
-
-def lapor_connector(container: Container) -> LaporJobs | None:
-    """The SP4N-LAPOR! jobs (import, send); None while ADUAN_LAPOR_URL is unset."""
+def lapor_connector(container: Container) -> LaporConnector | None:
+    """The SP4N-LAPOR! connector (docs/lapor.md); None while ADUAN_LAPOR_URL is unset."""
     settings = container.settings
     if not settings.lapor_url or container.lapor is None:
         return None
     token = settings.lapor_token.get_secret_value() if settings.lapor_token else ""
-    gateway = HttpLaporGateway(
-        settings.lapor_url, token, timeout_seconds=settings.lapor_timeout_seconds
-    )
-    metrics = container.metrics
-    importer = LaporImporter(
+    return LaporConnector(
         container.complaints,
-        gateway,
+        HttpLaporGateway(settings.lapor_url, token, timeout_seconds=settings.lapor_timeout_seconds),
         container.lapor,
+        container.lapor,
+        container.metrics,
         intake_unit=settings.lapor_intake_unit,
-        on_imported=lambda n: metrics.connector_imported.labels("lapor").inc(n),
-    )
-    sender = LaporSender(
-        container.complaints,
-        gateway,
-        container.lapor,
         first_retry=timedelta(seconds=settings.lapor_first_retry_seconds),
         longest_wait=timedelta(seconds=settings.lapor_longest_wait_seconds),
-        on_result=lambda kind, result: metrics.connector_message("lapor", kind, result),
     )
-    return LaporJobs(importer, sender, container.lapor, metrics, container.clock)
-
-
-def connector_statuses(container: Container) -> list[dict[str, Any]]:
-    """``aduan connectors status``: each connector's configuration, polls and outbox."""
-    store = container.lapor
-    assert store is not None
-    poll = store.poll_state("lapor")
-    counts = store.counts()
-    head = container.event_log().head()
-    return [
-        {
-            "connector": "lapor",
-            "configured": bool(container.settings.lapor_url),
-            "url": container.settings.lapor_url,
-            "last_success_at": poll.last_success_at,
-            "last_poll_at": poll.last_poll_at,
-            "cursor": poll.cursor,
-            "pending": counts.pending,
-            "retrying": counts.retrying,
-            "failed": counts.retrying + counts.rejected,
-            "rejected": counts.rejected,
-            "delivered": counts.delivered,
-            "outbox_lag": max(head - store.position(), 0),
-            # The latest problem: a poll that failed after the last good one, else a message's.
-            "last_error": poll.last_error
-            if poll.last_error_at is not None
-            and (poll.last_success_at is None or poll.last_error_at >= poll.last_success_at)
-            else counts.last_error,
-        }
-    ]
 
 
 def sla_timer(container: Container) -> SlaTimer:

@@ -10,12 +10,42 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from interfaces.bootstrap import bootstrap, connector_statuses
+from interfaces.bootstrap import Container, bootstrap
 
 connectors_cli = typer.Typer(
     help="Connectors to neighbouring systems (SP4N-LAPOR!)", no_args_is_help=True
 )
 console = Console()
+
+
+def connector_statuses(container: Container) -> list[dict[str, Any]]:
+    """Each connector's configuration, polls and outbox (one so far: SP4N-LAPOR!)."""
+    store = container.lapor
+    assert store is not None
+    poll = store.poll_state("lapor")
+    counts = store.counts()
+    head = container.event_log().head()
+    # The latest problem: a poll that failed after the last good one, else a message's.
+    poll_failing = poll.last_error_at is not None and (
+        poll.last_success_at is None or poll.last_error_at >= poll.last_success_at
+    )
+    return [
+        {
+            "connector": "lapor",
+            "configured": bool(container.settings.lapor_url),
+            "url": container.settings.lapor_url,
+            "last_success_at": poll.last_success_at,
+            "last_poll_at": poll.last_poll_at,
+            "cursor": poll.cursor,
+            "pending": counts.pending,
+            "retrying": counts.retrying,
+            "failed": counts.retrying + counts.rejected,
+            "rejected": counts.rejected,
+            "delivered": counts.delivered,
+            "outbox_lag": max(head - store.position(), 0),
+            "last_error": poll.last_error if poll_failing else counts.last_error,
+        }
+    ]
 
 
 @connectors_cli.command("status")

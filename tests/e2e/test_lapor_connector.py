@@ -22,18 +22,12 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from application.complaints import IDEMPOTENCY_NAMESPACE
-from application.lapor import CONNECTOR_SUB, import_key
+from application.lapor import CONNECTOR_SUB, LaporConnector, import_key
 from infrastructure.clock import ManualClock
 from infrastructure.settings import Settings
-from interfaces.bootstrap import (
-    Container,
-    LaporJobs,
-    bootstrap,
-    connector_statuses,
-    lapor_connector,
-    periodic_jobs,
-)
+from interfaces.bootstrap import Container, bootstrap, lapor_connector, periodic_jobs
 from interfaces.cli import cli
+from interfaces.connectors_cli import connector_statuses
 from projections.lapor.outbox import message_key
 from tests.e2e.conftest import SECRET, Api
 from tests.fakes.lapor import TOKEN, FakeLapor
@@ -76,7 +70,7 @@ def service(settings: Settings, clock: ManualClock, jobs: list[str] | None = Non
         container.close()
 
 
-def connector(api: Api) -> LaporJobs:
+def connector(api: Api) -> LaporConnector:
     jobs = lapor_connector(api.container)
     assert jobs is not None
     return jobs
@@ -198,7 +192,7 @@ def test_reports_become_cases_once_and_lapor_gets_each_public_update_once(
             "intake_officer",
         )
         outbox_at(api, last)
-        connector(api).drain_now()
+        connector(api).send()
 
         one = fake.updates_for("LAP-2026-0001")
         assert [(r.body["type"], r.body["status"]) for r in one] == [
@@ -231,16 +225,16 @@ def test_reports_become_cases_once_and_lapor_gets_each_public_update_once(
             **JKT,
         )
         outbox_at(api, last)
-        connector(api).drain_now()
+        connector(api).send()
         down = connector_statuses(api.container)[0]
         assert (down["pending"], down["retrying"], down["delivered"]) == (1, 1, 6)
         assert down["last_error"]
 
         fake.start()  # back, on the same port
-        connector(api).drain_now()
+        connector(api).send()
         assert len(fake.updates_for("LAP-2026-0001")) == 4  # the retry waits its backoff
         clock.advance(timedelta(seconds=10))
-        connector(api).drain_now()
+        connector(api).send()
 
         # And answers 500 once.
         fake.failing = 1
@@ -253,9 +247,9 @@ def test_reports_become_cases_once_and_lapor_gets_each_public_update_once(
             **JKT,
         )
         outbox_at(api, last)
-        connector(api).drain_now()
+        connector(api).send()
         clock.advance(timedelta(seconds=10))
-        connector(api).drain_now()
+        connector(api).send()
 
         # And takes one in but loses its answer: sent again with the same key, kept once.
         fake.dropping = 1
@@ -263,10 +257,10 @@ def test_reports_become_cases_once_and_lapor_gets_each_public_update_once(
             api, f"{first}/reopen", {"reason": "keberatan pribadi lagi"}, 9, "unit_head", **HEAD
         )
         outbox_at(api, last)
-        connector(api).drain_now()
+        connector(api).send()
         assert connector_statuses(api.container)[0]["retrying"] == 1
         clock.advance(timedelta(seconds=10))
-        connector(api).drain_now()
+        connector(api).send()
         assert fake.repeats() == 1  # the one resend; LAPOR! recorded it once
         assert fake.received[message_key(first, 10)].times == 2
 
