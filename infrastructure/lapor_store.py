@@ -171,7 +171,8 @@ class SqlLaporStore:
                 "ORDER BY seq DESC LIMIT 1"
             )
             error = cursor.fetchone()
-        return OutboxCounts(*(int(v or 0) for v in row), error[0] if error else None)
+        pending, retrying, rejected, delivered = (int(v or 0) for v in row)
+        return OutboxCounts(pending, retrying, rejected, delivered, error[0] if error else None)
 
     # --- the importer's poll state ----------------------------------------------------------
 
