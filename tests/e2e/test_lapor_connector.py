@@ -404,3 +404,33 @@ def test_forward_to_is_refused_unless_the_case_is_forwarded(sqlite_api: Api) -> 
         f"/v1/complaints/{created['id']}/history", headers=api.headers("intake_officer")
     ).json()["events"]
     assert history[-1]["data"]["forward_to"] == "KEMENKES"
+
+
+def test_the_connector_works_on_the_embedded_sqlite_default(
+    tmp_path: Path, fake: FakeLapor
+) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/aduan.db",
+        jwt_secret=SECRET,
+        var_dir=tmp_path,
+        projection_poll_seconds=0.2,
+        lapor_url=fake.url,
+        lapor_token=TOKEN,
+    )
+    fake.assign("LAP-L-1")
+    clock = ManualClock(MONDAY)
+    with service(settings, clock) as api:
+        assert connector(api).poll().imported == 1
+        last = command(
+            api, f"{case_id('LAP-L-1')}/acknowledge", {"message": "Diterima."}, 1, "intake_officer"
+        )
+        outbox_at(api, last)
+        fake.stop()
+        assert connector(api).send().failed == 1
+        fake.start()
+        clock.advance(timedelta(seconds=10))
+        assert connector(api).send().delivered == 1
+    with service(settings, clock) as api:  # a restart: nothing imported or sent again
+        assert connector(api).poll().imported == 0
+        assert connector(api).send().delivered == 0
+    assert [r.times for r in fake.received.values()] == [1]
