@@ -52,6 +52,8 @@ class LaporReport:
     anonymous: bool
     confidential: bool
     reporter: Reporter | None
+    # When LAPOR! assigned it to the agency: the agency's clock starts there, not at submission.
+    assigned_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,8 @@ def category_of(category: str | None) -> Category:
 
 
 def case_from_report(report: LaporReport, intake_unit: str, now: datetime) -> NewCase:
-    """The case a LAPOR! report becomes (its time clamped to ``now`` against clock skew)."""
+    """The case a LAPOR! report becomes, received when it was assigned to the agency (or
+    submitted, when LAPOR! does not say), never later than ``now`` (clock skew)."""
     content = report.content if report.content.strip() else report.title
     subject = " ".join(report.title.split()) or " ".join(content.split())
     if not subject:  # an empty report still becomes a case: nothing assigned is dropped
@@ -219,7 +222,7 @@ def case_from_report(report: LaporReport, intake_unit: str, now: datetime) -> Ne
         or _key(report.classification).replace(" ", "_") in _CONFIDENTIAL_CLASSES,
         needs_inspection=False,
         intake_unit=intake_unit,
-        received_at=min(report.submitted_at, now),
+        received_at=min(report.assigned_at or report.submitted_at, now),
         external_ref=report.tracking_id,
     )
 

@@ -121,6 +121,9 @@ def report_from_wire(data: dict[str, Any]) -> LaporReport:
         if isinstance(person, dict)
         else None
     )
+    assigned = datetime.fromisoformat(data["assigned_at"]) if data.get("assigned_at") else None
+    if assigned is not None and assigned.tzinfo is None:
+        raise ValueError("assigned_at needs an offset")
     tracking_id = str(data["tracking_id"]).strip()
     if not tracking_id:
         raise ValueError("a report without a tracking id")
@@ -134,6 +137,7 @@ def report_from_wire(data: dict[str, Any]) -> LaporReport:
         anonymous=bool(data.get("anonymous", False)),
         confidential=bool(data.get("confidential", False)),
         reporter=reporter,
+        assigned_at=assigned,
     )
 
 

@@ -63,6 +63,7 @@ class FakeLapor:
             "classification": extra.pop("classification", "pengaduan"),
             "category": extra.pop("category", "Kosmetik"),
             "submitted_at": extra.pop("submitted_at", "2026-11-01T10:00:00+07:00"),
+            "assigned_at": extra.pop("assigned_at", "2026-11-02T08:00:00+07:00"),
             "anonymous": extra.pop("anonymous", False),
             "confidential": extra.pop("confidential", False),
             "reporter": extra.pop(

@@ -86,6 +86,20 @@ def test_a_report_becomes_a_lapor_case_with_its_tracking_id() -> None:
     assert new.received_at == MONDAY - timedelta(days=1)
 
 
+def test_a_report_is_received_when_it_was_assigned_to_the_agency() -> None:
+    assigned = MONDAY - timedelta(hours=2)
+    new = case_from_report(report(assigned_at=assigned), "ULPK-PUSAT", MONDAY)
+    assert new.received_at == assigned
+    read = report_from_wire(
+        {
+            "tracking_id": "LAP-A",
+            "submitted_at": "2026-11-01T10:00:00+07:00",
+            "assigned_at": "2026-11-02T08:00:00+07:00",
+        }
+    )
+    assert read.assigned_at is not None and read.assigned_at.hour == 8
+
+
 def test_a_report_from_the_future_is_received_now_and_whistle_blowing_is_confidential() -> None:
     new = case_from_report(
         report(submitted_at=MONDAY + timedelta(hours=1), classification="whistle_blowing"),
