@@ -447,6 +447,7 @@ class Complaints(Application):
         outcome: Outcome,
         answer: str,
         duplicate_of: UUID | None = None,
+        forward_to: str | None = None,
     ) -> CommandResult:
         case = self.authorize(principal, case_id, Command.CLOSE, if_match)
         if duplicate_of is not None:
@@ -459,6 +460,7 @@ class Complaints(Application):
             actor=self._actor(principal, case),
             at=at,
             sealer=self.personal_data.sealer_for(case, at),
+            forward_to=forward_to,
         )
         return self._save(case, if_match)
 

@@ -167,6 +167,8 @@ class Complaint(Aggregate):
         answer: Text
         duplicate_of: UUID | None
         actor: Actor
+        # The agency a ``forwarded`` case went to ("bukan wewenang"); absent from older events.
+        forward_to: str | None = None
 
         def apply(self, aggregate: Any) -> None:
             aggregate._end_pause(self.timestamp)
@@ -413,8 +415,13 @@ class Complaint(Aggregate):
         at: datetime,
         duplicate_of: UUID | None = None,
         sealer: Sealer | None = None,
+        forward_to: str | None = None,
     ) -> None:
         self._require("close", CLOSABLE_FROM)
+        if forward_to is not None and outcome != Outcome.FORWARDED:
+            raise InvalidCommand("forward_to", "only allowed when the outcome is 'forwarded'")
+        if forward_to is not None and not forward_to.strip():
+            raise InvalidCommand("forward_to", "must not be blank")
         if outcome == Outcome.DUPLICATE and duplicate_of is None:
             raise InvalidCommand("duplicate_of", "required when the outcome is 'duplicate'")
         if outcome != Outcome.DUPLICATE and duplicate_of is not None:
@@ -430,6 +437,7 @@ class Complaint(Aggregate):
             answer=_sealed(sealer, "answer", answer),
             duplicate_of=duplicate_of,
             actor=actor,
+            forward_to=forward_to,
         )
 
     def reopen(self, *, reason: str, actor: Actor, at: datetime) -> None:

@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from application.access import Principal, Role
 from application.admin import Administration
 from application.complaints import Complaints
+from application.lapor import LaporConnector
 from application.ports import Clock
 from application.privacy import PersonalData
 from infrastructure.access_log import SqlAccessLog
@@ -39,6 +40,8 @@ from infrastructure.event_log import (
 from infrastructure.feeds import LocalFeed, RedisFeed
 from infrastructure.group_commit import GroupCommitter
 from infrastructure.keystore import SqlKeyStore
+from infrastructure.lapor_http import HttpLaporGateway
+from infrastructure.lapor_store import SqlLaporStore
 from infrastructure.metrics import Metrics
 from infrastructure.persistence import event_store_env, positions_for, read_database_path
 from infrastructure.ratelimit import LocalRateLimiter, RedisRateLimiter
@@ -57,6 +60,7 @@ from interfaces.http.app import create_app
 from interfaces.http.deps import Services
 from projections.audit.checkpoints import CheckpointSigner
 from projections.audit.projection import AuditProjection
+from projections.lapor.outbox import LaporOutboxProjection
 from projections.monev.projection import MonevProjection
 from projections.queues.feed import QueueFeed, queue_messages
 from projections.queues.projection import QueueProjection
@@ -96,6 +100,7 @@ class Container:
     admin: Administration | None = None
     rate_limiter: LocalRateLimiter | RedisRateLimiter | None = None
     committer: GroupCommitter | None = None  # creates' group commit (PostgreSQL only)
+    lapor: SqlLaporStore | None = None  # the SP4N-LAPOR! outbox and poll state
 
     def http_app(self) -> FastAPI:
         return create_app(
@@ -199,7 +204,31 @@ def periodic_jobs(container: Container) -> list[PeriodicJob]:
                 "notifier", settings.notifier_seconds, lambda: sender.drain(container.clock.now())
             )
         )
+    lapor = lapor_connector(container)
+    if lapor is not None:
+        jobs += [
+            PeriodicJob("lapor-import", settings.lapor_poll_seconds, lapor.poll),
+            PeriodicJob("lapor-send", settings.lapor_send_seconds, lapor.send),
+        ]
     return jobs
+
+
+def lapor_connector(container: Container) -> LaporConnector | None:
+    """The SP4N-LAPOR! connector (docs/lapor.md); None while ADUAN_LAPOR_URL is unset."""
+    settings = container.settings
+    if not settings.lapor_url or container.lapor is None:
+        return None
+    token = settings.lapor_token.get_secret_value() if settings.lapor_token else ""
+    return LaporConnector(
+        container.complaints,
+        HttpLaporGateway(settings.lapor_url, token, timeout_seconds=settings.lapor_timeout_seconds),
+        container.lapor,
+        container.lapor,
+        container.metrics,
+        intake_unit=settings.lapor_intake_unit,
+        first_retry=timedelta(seconds=settings.lapor_first_retry_seconds),
+        longest_wait=timedelta(seconds=settings.lapor_longest_wait_seconds),
+    )
 
 
 def sla_timer(container: Container) -> SlaTimer:
@@ -348,8 +377,10 @@ def bootstrap(
         ),
     }
     # Append-only read models: one permanent table set, verified and never rebuilt.
+    lapor = SqlLaporStore(read_db)
     append_only: dict[str, tuple[Projection[Any], Any]] = {
         "audit": (AuditProjection(), SqlAuditView(read_db)),
+        "lapor-outbox": (LaporOutboxProjection(), lapor),
     }
     catalog = Catalog(
         read_db,
@@ -375,6 +406,7 @@ def bootstrap(
         admin=admin,
         rate_limiter=_rate_limiter(settings),
         committer=_committer(settings, complaints, read_db),
+        lapor=lapor,
     )
 
 
