@@ -46,6 +46,7 @@ def test_every_symbol_can_be_drawn() -> None:
 def test_the_stored_form_names_scrypt_and_its_parameters_and_holds_no_pin() -> None:
     stored = hash_pin("KW04GTK63R", SALT)
     scheme, log2_n, r, p, salt, digest = stored.split("$")
+    assert base64.b64decode(salt) == SALT
     assert (scheme, log2_n, r, p) == ("scrypt", "14", "8", "1")
     assert "KW04GTK63R" not in stored
     expected = hashlib.scrypt(b"KW04GTK63R", salt=SALT, n=2**14, r=8, p=1, dklen=32)
