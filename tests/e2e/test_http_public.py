@@ -602,3 +602,33 @@ def test_the_openapi_document_describes_the_public_routes(api) -> None:
         operation = next(iter(paths[path].values()))
         assert codes <= set(operation["responses"]), path
     assert "PublicCaseOut" in spec["components"]["schemas"]
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("status", "closed"),
+        ("id", "00000000-0000-4000-8000-000000000001"),
+        ("version", 99),
+        ("handling_unit", "BBPOM-MAKASSAR"),
+        ("actor", {"sub": "kepala", "unit": "ULPK-PUSAT"}),
+        ("pin", "AAAAAAAAAA"),
+    ],
+)
+def test_fields_a_complainant_may_not_set_are_422_and_change_nothing(api, field, value) -> None:
+    tracking_number, pin, _ = _closed_case(api)
+    before = api.stored_events()
+    for path, body in (
+        ("", public_body()),
+        (f"/{tracking_number}/replies", {"message": "x"}),
+        (f"/{tracking_number}/survey", {"scores": [4] * 9}),
+        (f"/{tracking_number}/objection", {"reason": "x"}),
+    ):
+        answer = api.client.post(
+            f"/v1/public/complaints{path}",
+            json=body | {field: value},
+            headers={"X-Tracking-Pin": pin},
+        )
+        assert answer.status_code == 422, (path, field, answer.text)
+        assert field in {e["field"] for e in answer.json()["errors"]}
+    assert api.stored_events() == before
