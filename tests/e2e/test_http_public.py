@@ -16,6 +16,7 @@ from application.complaints import PUBLIC_IDEMPOTENCY_NAMESPACE
 from domain.public_access import PublicAccess
 from infrastructure.settings import Settings
 from tests.e2e.conftest import SECRET, Api, _api
+from tests.e2e.test_http_hardening import service
 
 INTAKE = ("intake_officer",)
 TECH = ("technical_officer",)
@@ -632,3 +633,33 @@ def test_fields_a_complainant_may_not_set_are_422_and_change_nothing(api, field,
         assert answer.status_code == 422, (path, field, answer.text)
         assert field in {e["field"] for e in answer.json()["errors"]}
     assert api.stored_events() == before
+
+
+def test_a_form_on_an_allowed_origin_may_send_the_pin_header(tmp_path: Path) -> None:
+    origin = "https://aduan.pom.go.id"
+    with service(tmp_path, cors_origins=origin) as (client, _):
+        allowed = client.options(
+            "/v1/public/complaints/0000-0000-000",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "x-tracking-pin",
+            },
+        )
+        assert allowed.status_code == 200, allowed.text
+        assert "x-tracking-pin" in allowed.headers["access-control-allow-headers"].lower()
+
+
+def test_the_public_side_works_on_the_embedded_sqlite_default(sqlite_api) -> None:
+    api = sqlite_api
+    tracking_number, pin = file(api)
+    again = api.client.post(
+        "/v1/public/complaints", json=public_body(), headers={"Idempotency-Key": "k"}
+    )
+    repeat = api.client.post(
+        "/v1/public/complaints", json=public_body(), headers={"Idempotency-Key": "k"}
+    )
+    assert repeat.json() == {**again.json(), "pin": None}
+    view = track(api, tracking_number, pin)
+    assert view.status_code == 200 and view.json()["timeline"][0]["type"] == "received"
+    assert track(api, tracking_number, "WRONGPIN00").status_code == 404
