@@ -27,7 +27,7 @@ from domain.complaint import Complaint
 from domain.public_access import PublicAccess
 from domain.tracking_index import TrackingNumberIndex
 from domain.tracking_number import normalise
-from domain.values import PUBLIC_ACTOR, Sealer
+from domain.values import PUBLIC_ACTOR, SYSTEM_ACTOR, Sealer
 from domain.vocabulary import Channel
 
 # Channels a complainant may file on through the public API (officers record the others).
@@ -43,6 +43,9 @@ PUBLIC_CHANNELS = frozenset(
     }
 )
 ROUTED_TEXT = "Forwarded to the competent unit"
+# Subjects the service records events under itself: no token may carry them, so that history and
+# audit never confuse an officer with the complainant or the timer.
+RESERVED_SUBJECTS = frozenset({PUBLIC_ACTOR.sub, SYSTEM_ACTOR.sub})
 _NOT_FOUND = "no case with this tracking number and PIN"
 _SAVE_ATTEMPTS = 8
 

@@ -663,3 +663,21 @@ def test_the_public_side_works_on_the_embedded_sqlite_default(sqlite_api) -> Non
     view = track(api, tracking_number, pin)
     assert view.status_code == 200 and view.json()["timeline"][0]["type"] == "received"
     assert track(api, tracking_number, "WRONGPIN00").status_code == 404
+
+
+@pytest.mark.parametrize("sub", ["public", "system"])
+def test_no_token_may_pass_for_the_public_or_the_timer(api, sub: str) -> None:
+    answer = api.client.post(
+        "/v1/complaints",
+        json={
+            "kind": "complaint",
+            "channel": "phone",
+            "category": "kosmetik",
+            "subject": "s",
+            "description": "d",
+            "intake_unit": "ULPK-PUSAT",
+        },
+        headers=api.headers(*INTAKE, sub=sub),
+    )
+    assert answer.status_code == 401
+    assert "reserved" in answer.json()["detail"]
