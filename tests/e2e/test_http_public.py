@@ -11,6 +11,8 @@ from uuid import UUID, uuid5
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from application.complaints import PUBLIC_IDEMPOTENCY_NAMESPACE
 from domain.public_access import PublicAccess
@@ -96,7 +98,7 @@ def history(api: Api, case_id: str) -> list[dict[str, Any]]:
 
 
 def _limited(postgres_url: str, postgres_schema: str, tmp_path: Path, **limits: Any):
-    settings = Settings(
+    configured = Settings(
         database_url=postgres_url,
         jwt_secret=SECRET,
         var_dir=tmp_path,
@@ -105,7 +107,7 @@ def _limited(postgres_url: str, postgres_schema: str, tmp_path: Path, **limits: 
         projection_poll_seconds=0.2,
         **limits,
     )
-    yield from _api(settings)
+    yield from _api(configured)
 
 
 @pytest.fixture
@@ -681,3 +683,59 @@ def test_no_token_may_pass_for_the_public_or_the_timer(api, sub: str) -> None:
     )
     assert answer.status_code == 401
     assert "reserved" in answer.json()["detail"]
+
+
+@pytest.fixture
+def unlimited_api(postgres_url: str, postgres_schema: str, tmp_path: Path) -> Iterator[Api]:
+    """The service on PostgreSQL without rate limits (for many malformed requests)."""
+    yield from _limited(postgres_url, postgres_schema, tmp_path, rate_limit_per_minute=0)
+
+
+def test_malformed_public_bodies_are_4xx_problems_and_store_nothing(unlimited_api) -> None:
+    api = unlimited_api
+    tracking_number, pin, _ = _closed_case(api)
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(
+                st.sampled_from(["kind", "category", "subject", "message", "scores", "reason"])
+                | st.text(max_size=6),
+                inner,
+                max_size=4,
+            )
+        ),
+        max_leaves=10,
+    )
+    bodies = st.one_of(json_values.map(lambda v: json.dumps(v).encode()), st.binary(max_size=200))
+    paths = st.sampled_from(
+        [
+            "",
+            f"/{tracking_number}/replies",
+            f"/{tracking_number}/survey",
+            f"/{tracking_number}/objection",
+        ]
+    )
+
+    @settings(
+        max_examples=60,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(path=paths, raw=bodies)
+    def check(path: str, raw: bytes) -> None:
+        before = api.stored_events()
+        answer = api.client.post(
+            f"/v1/public/complaints{path}",
+            content=raw,
+            headers={"Content-Type": "application/json", "X-Tracking-Pin": pin},
+        )
+        if answer.status_code < 300:  # a well-formed body by chance (e.g. a full objection)
+            return
+        assert 400 <= answer.status_code < 500, (answer.status_code, answer.text)
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert api.stored_events() == before
+
+    check()
