@@ -585,10 +585,8 @@ class Complaints(Application):
             if entry.complaint_id not in cases:
                 cases[entry.complaint_id] = self._find(entry.complaint_id)
             case = cases[entry.complaint_id]
-            if (
-                case is None
-                or not case.is_restricted
-                or sees_restricted_case(principal, case.units())
+            if case is None or not case.is_restricted or sees_restricted_case(
+                principal, case.units()
             ):
                 visible.append(entry)
         return visible, next_after

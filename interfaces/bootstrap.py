@@ -26,6 +26,7 @@ from application.complaints import Complaints
 from application.ports import Clock
 from application.privacy import PersonalData
 from application.public import PublicDesk
+from domain.units import UnitDirectory
 from infrastructure.access_log import SqlAccessLog
 from infrastructure.alerts import SqlAlertStore, UrllibTransport
 from infrastructure.attempts import LocalAttempts, RedisAttempts
@@ -400,7 +401,7 @@ def bootstrap(
     )
 
 
-def _public_desk(settings: Settings, complaints: Complaints, units: Any) -> PublicDesk:
+def _public_desk(settings: Settings, complaints: Complaints, units: UnitDirectory) -> PublicDesk:
     """The public side; wrong PINs counted in Redis when configured (per process meanwhile)."""
     if settings.public_intake_unit not in units:
         raise ValueError(f"ADUAN_PUBLIC_INTAKE_UNIT {settings.public_intake_unit!r} is no unit")
