@@ -304,7 +304,7 @@ class PublicDesk:
                 version=case.version,
                 position=recordings[-1].notification.id,
             )
-        raise VersionConflict(0, None)
+        raise VersionConflict(case.version, None)
 
     def _load(self, case_id: UUID) -> Complaint:
         try:
@@ -327,31 +327,31 @@ def _public_entry(event: Any, text: Callable[[str, Any], str | None]) -> Timelin
     """What the complainant sees of one event; None for what they never see."""
     at = event.timestamp
     by_public = getattr(event, "actor", None) == PUBLIC_ACTOR
-    match type(event).__name__:
-        case "Received":
+    match event:
+        case Complaint.Received():
             return TimelineEntry("received", at)
-        case "Acknowledged":
+        case Complaint.Acknowledged():
             return TimelineEntry("acknowledged", at, text=event.message)
-        case "Routed":
+        case Complaint.Routed():
             # Neither the units' remarks (the note) nor who is assigned.
             return TimelineEntry("routed", at, text=ROUTED_TEXT)
-        case "FollowedUp":
+        case Complaint.FollowedUp():
             shown = text("note", event.note) if event.public else None
             if event.action == "request_data":
                 return TimelineEntry("data_requested", at, text=shown, action=event.action)
             if not event.public:
                 return None
             return TimelineEntry("follow_up", at, text=shown, action=event.action)
-        case "ComplainantReplied":
+        case Complaint.ComplainantReplied():
             return TimelineEntry(
                 "replied", at, text=text("message", event.message) if by_public else None
             )
-        case "Closed":
+        case Complaint.Closed():
             return TimelineEntry(
                 "closed", at, text=text("answer", event.answer), outcome=event.outcome
             )
-        case "Reopened":
+        case Complaint.Reopened():
             return TimelineEntry("reopened", at, text=event.reason if by_public else None)
-        case "SurveyAnswered":
+        case Complaint.SurveyAnswered():
             return TimelineEntry("survey_answered", at)
     return None
