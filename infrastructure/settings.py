@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     lapor_intake_unit: str = "ULPK-PUSAT"
     lapor_first_retry_seconds: float = 10.0
     lapor_longest_wait_seconds: float = 3600.0
+    # The public side (/v1/public/...): the unit that takes in cases filed there; how many wrong
+    # PINs a tracking number, and a client, may send within the window before being refused;
+    # how often the timer archives cases silent past the policy's archive_after_silence.
+    public_intake_unit: str = "ULPK-PUSAT"
+    pin_max_failures: int = 5
+    pin_client_max_failures: int = 20
+    pin_failure_window_seconds: float = 900.0
+    archive_timer_seconds: float = 60.0
 
     @field_validator("database_url")
     @classmethod

@@ -14,18 +14,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import redis
 from fastapi import FastAPI
 
 from application.access import Principal, Role
 from application.admin import Administration
+from application.archiving import SilenceArchiver
 from application.complaints import Complaints
 from application.lapor import LaporConnector
 from application.ports import Clock
 from application.privacy import PersonalData
+from application.public import PublicDesk
+from domain.units import UnitDirectory
 from infrastructure.access_log import SqlAccessLog
 from infrastructure.alerts import SqlAlertStore, UrllibTransport
+from infrastructure.attempts import LocalAttempts, RedisAttempts
 from infrastructure.calendars import HolidayCalendars
 from infrastructure.clock import SystemClock, SystemRandomness
 from infrastructure.configuration import LiveConfiguration
@@ -101,6 +106,7 @@ class Container:
     rate_limiter: LocalRateLimiter | RedisRateLimiter | None = None
     committer: GroupCommitter | None = None  # creates' group commit (PostgreSQL only)
     lapor: SqlLaporStore | None = None  # the SP4N-LAPOR! outbox and poll state
+    public: PublicDesk | None = None  # the complainant's side (/v1/public/...)
 
     def http_app(self) -> FastAPI:
         return create_app(
@@ -120,6 +126,7 @@ class Container:
                 cors_origins=_origins(self.settings.cors_origins),
                 hsts=self.settings.behind_https,
                 committer=self.committer,
+                public=self.public,
             )
         )
 
@@ -197,6 +204,14 @@ def periodic_jobs(container: Container) -> list[PeriodicJob]:
             "sla-timer", settings.sla_timer_seconds, lambda: timer.tick(container.clock.now())
         )
     ]
+    archiver = silence_archiver(container)
+    jobs.append(
+        PeriodicJob(
+            "archive-timer",
+            settings.archive_timer_seconds,
+            lambda: archiver.tick(container.clock.now()),
+        )
+    )
     sender = notifier(container)
     if sender is not None:
         jobs.append(
@@ -239,6 +254,19 @@ def sla_timer(container: Container) -> SlaTimer:
         container.alerts,
         on_raised=lambda alert: container.metrics.alert_raised(alert.state),
     )
+
+
+def silence_archiver(container: Container) -> SilenceArchiver:
+    """The timer that archives cases silent past the policy's limit (also ``aduan tick``); it
+    takes its candidates from the live SLA view (their paused stages)."""
+    return SilenceArchiver(
+        container.complaints, lambda: container.catalog.live("sla").waiting_case_ids()
+    )
+
+
+def archive_tick(container: Container, now: datetime) -> list[UUID]:
+    """``aduan tick``, after ``sla_tick`` caught the SLA view up: archive the silent cases."""
+    return silence_archiver(container).tick(now)
 
 
 def sla_tick(container: Container, now: datetime, wait_seconds: float = 60.0) -> list[Alert]:
@@ -407,6 +435,30 @@ def bootstrap(
         rate_limiter=_rate_limiter(settings),
         committer=_committer(settings, complaints, read_db),
         lapor=lapor,
+        public=_public_desk(settings, complaints, units),
+    )
+
+
+def _public_desk(settings: Settings, complaints: Complaints, units: UnitDirectory) -> PublicDesk:
+    """The public side; wrong PINs counted in Redis when configured (per process meanwhile)."""
+    if settings.public_intake_unit not in units:
+        raise ValueError(f"ADUAN_PUBLIC_INTAKE_UNIT {settings.public_intake_unit!r} is no unit")
+    window = settings.pin_failure_window_seconds
+
+    def attempts(limit: int) -> LocalAttempts | RedisAttempts:
+        local = LocalAttempts(max(1, limit), window)
+        if settings.redis_url is None:
+            return local
+        client = redis.Redis.from_url(
+            settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
+        )
+        return RedisAttempts(client, settings.redis_prefix, local)
+
+    return PublicDesk(
+        complaints,
+        intake_unit=settings.public_intake_unit,
+        number_attempts=attempts(settings.pin_max_failures),
+        client_attempts=attempts(settings.pin_client_max_failures),
     )
 
 

@@ -169,9 +169,10 @@ def tick(
         typer.Option(help="Scan as of this instant, ISO 8601 with an offset (default: now)"),
     ] = None,
 ) -> None:
-    """Run one SLA scan: catch the SLA read model up, raise the alerts due, print them, exit."""
+    """Run one SLA scan: catch the SLA read model up, raise the alerts due, archive the cases
+    silent past the policy's limit, print them, exit."""
     from domain.tracking_number import display
-    from interfaces.bootstrap import sla_tick
+    from interfaces.bootstrap import archive_tick, sla_tick
 
     instant = None
     if now is not None:
@@ -184,6 +185,7 @@ def tick(
     container = bootstrap()
     try:
         raised = sla_tick(container, instant or container.clock.now())
+        archived = archive_tick(container, instant or container.clock.now())
     finally:
         container.close()
     for alert in raised:
@@ -192,6 +194,7 @@ def tick(
             f"due {alert.due_at.isoformat()}\t{alert.id}"
         )
     console.print(f"{len(raised)} alert(s) raised")
+    console.print(f"{len(archived)} case(s) archived for missing data")
 
 
 @cli.command()

@@ -16,6 +16,7 @@ from interfaces.http.routes import (
     complaints,
     ikm,
     privacy,
+    public,
     queues,
     reports,
     sla,
@@ -76,7 +77,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for model in (*REQUEST_MODELS, *admin.REQUEST_MODELS):
+    for model in (*REQUEST_MODELS, *admin.REQUEST_MODELS, *public.REQUEST_MODELS):
         model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(model_schema.pop("$defs", {}))
         components[model.__name__] = model_schema
@@ -115,5 +116,6 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(privacy.router)
     app.include_router(admin.router)
+    app.include_router(public.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
