@@ -268,6 +268,100 @@ def resolve(openapi: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+class Http:
+    """A small HTTP/1.1 client on asyncio streams, with keep-alive connections.
+
+    httpx spent most of the client's CPU in its connection pool (its cost grows with the
+    connections open), so on a shared 2-core machine the load generator, not the service, set
+    the ceiling. This sends what the mix needs (JSON bodies, Content-Length or chunked answers)
+    at a small cost per request. A timeout closes the connection: the server sees the client go.
+    """
+
+    KEEP_IDLE_SECONDS = 3.0  # uvicorn closes a connection idle for 5 s
+
+    def __init__(self, url: str, timeout: float) -> None:
+        host, _, port = url.removeprefix("http://").partition(":")
+        self.host, self.port = host, int(port or 80)
+        self.timeout = timeout
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
+        self.opened: set[asyncio.StreamWriter] = set()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: Any = None,
+        timeout: float | None = None,
+    ) -> tuple[int, dict[str, str], bytes]:
+        payload = b"" if body is None else json.dumps(body).encode()
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        if body is not None:
+            lines += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        for attempt in (1, 2):
+            reader, writer, reused = await self._connection()
+            answered = False
+            try:
+                async with asyncio.timeout(timeout or self.timeout):
+                    writer.write(head + payload)
+                    await writer.drain()
+                    status_line = await reader.readline()
+                    if not status_line:
+                        raise ConnectionResetError("the server closed the connection")
+                    answered = True
+                    status = int(status_line.split(b" ", 2)[1])
+                    answer_headers: dict[str, str] = {}
+                    while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                        name, _, value = line.decode("latin-1").partition(":")
+                        answer_headers[name.strip().lower()] = value.strip()
+                    if answer_headers.get("transfer-encoding", "").lower() == "chunked":
+                        data = b""
+                        while size := int((await reader.readline()).split(b";")[0], 16):
+                            data += await reader.readexactly(size)
+                            await reader.readline()
+                        await reader.readline()
+                    else:
+                        length = int(answer_headers.get("content-length", 0))
+                        data = await reader.readexactly(length)
+            except (ConnectionResetError, BrokenPipeError) as error:
+                self._close(writer)
+                # A kept-alive connection the server closed while idle: it read nothing of
+                # this request (uvicorn closes only idle ones), so a new connection may send it.
+                if reused and attempt == 1 and not answered:
+                    continue
+                raise error
+            except BaseException:
+                self._close(writer)
+                raise
+            if answer_headers.get("connection", "").lower() == "close":
+                self._close(writer)
+            else:
+                self.idle.append((reader, writer, time.monotonic()))
+            return status, answer_headers, data
+        raise AssertionError("unreachable")
+
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bool]:
+        while self.idle:
+            reader, writer, since = self.idle.pop()
+            if time.monotonic() - since < self.KEEP_IDLE_SECONDS and not reader.at_eof():
+                return reader, writer, True
+            self._close(writer)
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        self.opened.add(writer)
+        return reader, writer, False
+
+    def _close(self, writer: asyncio.StreamWriter) -> None:
+        self.opened.discard(writer)
+        writer.close()
+
+    def close(self) -> None:
+        for writer in list(self.opened):
+            self._close(writer)
+        self.idle.clear()
+
+
 class Driver:
     """Open loop: requests start at Poisson arrival instants whatever the answers' delays."""
 
@@ -321,15 +415,14 @@ class Driver:
         error: str | None = None
         answer: dict[str, Any] = {}
         try:
-            response = await self.client.request(
-                method, path, json=body, headers=sent_headers, timeout=timeout or self.timeout
+            status, answer_headers, data = await self.client.request(
+                method, path, sent_headers, body, timeout
             )
-            status = response.status_code
-            if response.headers.get("content-type", "").startswith(
+            if answer_headers.get("content-type", "").startswith(
                 ("application/json", "application/problem+json")
             ):
                 with contextlib.suppress(ValueError):
-                    answer = response.json()
+                    answer = json.loads(data)
         except Exception as exc:  # no answer: the outcome is unknown
             error = f"{type(exc).__name__}: {exc}"
         end = time.monotonic()
@@ -362,13 +455,8 @@ class Driver:
     # -- the run
 
     async def run(self, rate: float, duration: float) -> float:
-        import httpx
-
-        limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-        async with httpx.AsyncClient(
-            base_url=self.url, timeout=self.timeout, limits=limits
-        ) as client:
-            self.client = client
+        self.client = Http(self.url, self.timeout)
+        try:
             start = time.monotonic()
             end = start + duration
             scheduled = start
@@ -387,17 +475,14 @@ class Driver:
             elapsed = time.monotonic() - start
             while self.in_flight:
                 await asyncio.gather(*list(self.in_flight), return_exceptions=True)
+        finally:
+            self.client.close()
         return elapsed
 
     async def closed_loop(self, connections: int, seconds: float) -> float:
         """``connections`` clients, each sending the mix one request after the other."""
-        import httpx
-
-        limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-        async with httpx.AsyncClient(
-            base_url=self.url, timeout=self.timeout, limits=limits
-        ) as client:
-            self.client = client
+        self.client = Http(self.url, self.timeout)
+        try:
             start = time.monotonic()
 
             async def user() -> None:
@@ -406,6 +491,8 @@ class Driver:
 
             await asyncio.gather(*(user() for _ in range(connections)))
             return time.monotonic() - start
+        finally:
+            self.client.close()
 
     async def one(self, op: str, scheduled: float) -> None:
         late = time.monotonic() - scheduled
@@ -700,8 +787,6 @@ class Driver:
     async def after_run(self, replays: int) -> None:
         """Resolve creates with no answer by resending them with their key (the retry protocol),
         then send a sample of answered creates again: the same case must come back."""
-        import httpx
-
         answers: dict[tuple[str, str], list[CreateAnswer]] = defaultdict(list)
         for record in self.ledger.creates:
             if record.key is not None and record.sub != "public":
@@ -709,8 +794,8 @@ class Driver:
         unresolved = [k for k, rs in answers.items() if not any(is_2xx(r.status) for r in rs)]
         answered = [k for k, rs in answers.items() if any(is_2xx(r.status) for r in rs)]
         sample = self.rng.sample(answered, min(replays, len(answered)))
-        async with httpx.AsyncClient(base_url=self.url, timeout=self.timeout) as client:
-            self.client = client
+        self.client = Http(self.url, self.timeout)
+        try:
             for sub, key in unresolved:
                 await self.send_create(
                     "create (resolve unanswered)", "resolve", sub, self.bodies[(sub, key)], key
@@ -723,6 +808,8 @@ class Driver:
                     self.bodies[(sub, key)],
                     key,
                 )
+        finally:
+            self.client.close()
 
 
 # --- projection positions, polled from a process of its own -------------------------------
@@ -848,10 +935,10 @@ def find_ceiling(
 ) -> tuple[float, str, int, int]:
     """Closed-loop creates at ``connections`` for ``seconds``: (creates/s, tool, 201s, cut off).
 
-    wrk when installed (as bench/intake.py measures intake), else a closed loop in Python.
+    With wrk, as bench/intake.py measures intake.
     """
     if shutil.which("wrk"):
-        import intake
+        import intake  # bench/intake.py, beside this script
 
         script = workdir / "ceiling.lua"
         script.write_text(intake.LUA_TEMPLATE.format(body=json.dumps(intake.BODY), token=token))
@@ -862,30 +949,7 @@ def find_ceiling(
         wall = run.responses / run.rps if run.rps else seconds
         created = warm.created + run.created
         return run.created / wall, "wrk", created, warm.in_flight + run.in_flight
-    return asyncio.run(_python_ceiling(api.url, token, seconds, connections))
-
-
-async def _python_ceiling(
-    url: str, token: str, seconds: int, connections: int
-) -> tuple[float, str, int, int]:
-    import httpx
-
-    created = 0
-    headers = {"Authorization": f"Bearer {token}"}
-    body = new_body(random.Random(1))
-
-    async def worker(client: Any, until: float) -> None:
-        nonlocal created
-        while time.monotonic() < until:
-            response = await client.post("/v1/complaints", json=body, headers=headers)
-            created += response.status_code == 201
-
-    limits = httpx.Limits(max_connections=connections)
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
-        start = time.monotonic()
-        await asyncio.gather(*(worker(client, start + seconds) for _ in range(connections)))
-        elapsed = time.monotonic() - start
-    return created / elapsed, "python (wrk is not installed)", created, 0
+    raise RuntimeError("--find-ceiling creates needs wrk: apt-get install -y wrk")
 
 
 # --- reconciliation --------------------------------------------------------------------------
@@ -1284,7 +1348,7 @@ def lag_report(result: dict[str, list[float]]) -> str:
 def facts() -> dict[str, str]:
     versions = ", ".join(
         f"{name} {metadata.version(name)}"
-        for name in ("eventsourcing", "fastapi", "uvicorn", "httpx", "psycopg", "psycopg-binary")
+        for name in ("eventsourcing", "fastapi", "uvicorn", "psycopg", "psycopg-binary")
     )
     return {
         "cpus": f"{len(os.sched_getaffinity(0))} ({_common.cpu_model()})",
