@@ -367,7 +367,7 @@ class Driver:
 
     def __init__(
         self,
-        url: str,
+        urls: list[str],
         tokens: Tokens,
         public: PublicSide,
         mix: dict[str, float],
@@ -376,7 +376,7 @@ class Driver:
         timeout: float,
         max_in_flight: int,
     ) -> None:
-        self.url = url
+        self.urls = urls
         self.tokens = tokens
         self.public = public
         self.ops = [op for op in mix if mix[op] > 0]
@@ -389,7 +389,7 @@ class Driver:
         self.ready: list[Case] = []  # open cases with no command in flight
         self.public_cases: list[Case] = []
         self.bodies: dict[tuple[str, str], dict[str, Any]] = {}  # (sub, key) -> body sent
-        self.client: Any = None
+        self.clients: list[Http] = []
         self.in_flight: set[asyncio.Task[None]] = set()
 
     # -- plumbing
@@ -406,7 +406,12 @@ class Driver:
         expected: tuple[int | None, ...] = (200,),
         late: float = 0.0,
         timeout: float | None = None,
+        server: int | None = None,
     ) -> tuple[int | None, dict[str, Any]]:
+        """One request to one of the API processes (``server``: which; None: any)."""
+        if server is None:
+            server = self.rng.randrange(len(self.clients))
+        client = self.clients[server % len(self.clients)]
         sent_headers = dict(headers or {})
         if token is not None:
             sent_headers["Authorization"] = f"Bearer {token}"
@@ -415,7 +420,7 @@ class Driver:
         error: str | None = None
         answer: dict[str, Any] = {}
         try:
-            status, answer_headers, data = await self.client.request(
+            status, answer_headers, data = await client.request(
                 method, path, sent_headers, body, timeout
             )
             if answer_headers.get("content-type", "").startswith(
@@ -428,6 +433,13 @@ class Driver:
         end = time.monotonic()
         self.ledger.calls.append(Call(op, status, start, end - start, late, error, expected))
         return status, answer
+
+    def open_clients(self) -> None:
+        self.clients = [Http(url, self.timeout) for url in self.urls]
+
+    def close_clients(self) -> None:
+        for client in self.clients:
+            client.close()
 
     def spawn(self, coroutine: Any) -> None:
         task = asyncio.create_task(coroutine)
@@ -455,7 +467,7 @@ class Driver:
     # -- the run
 
     async def run(self, rate: float, duration: float) -> float:
-        self.client = Http(self.url, self.timeout)
+        self.open_clients()
         try:
             start = time.monotonic()
             end = start + duration
@@ -476,12 +488,12 @@ class Driver:
             while self.in_flight:
                 await asyncio.gather(*list(self.in_flight), return_exceptions=True)
         finally:
-            self.client.close()
+            self.close_clients()
         return elapsed
 
     async def closed_loop(self, connections: int, seconds: float) -> float:
         """``connections`` clients, each sending the mix one request after the other."""
-        self.client = Http(self.url, self.timeout)
+        self.open_clients()
         try:
             start = time.monotonic()
 
@@ -492,7 +504,7 @@ class Driver:
             await asyncio.gather(*(user() for _ in range(connections)))
             return time.monotonic() - start
         finally:
-            self.client.close()
+            self.close_clients()
 
     async def one(self, op: str, scheduled: float) -> None:
         late = time.monotonic() - scheduled
@@ -559,6 +571,7 @@ class Driver:
         late: float = 0.0,
         expected: tuple[int | None, ...] = (201,),
         timeout: float | None = None,
+        server: int | None = None,
     ) -> CreateAnswer:
         status, answer = await self.request(
             op,
@@ -570,6 +583,7 @@ class Driver:
             expected=expected,
             late=late,
             timeout=timeout,
+            server=server,
         )
         record = CreateAnswer(key, sub, how, status, done=time.monotonic())
         if is_2xx(status):
@@ -591,9 +605,16 @@ class Driver:
             first, second = await asyncio.gather(
                 *(
                     self.send_create(
-                        "create (2 at once)", "duplicate", sub, body, key, late, (201, 409)
+                        "create (2 at once)",
+                        "duplicate",
+                        sub,
+                        body,
+                        key,
+                        late,
+                        (201, 409),
+                        server=i,
                     )
-                    for _ in range(2)
+                    for i in range(2)
                 )
             )
             answered = first if is_2xx(first.status) else second
@@ -685,6 +706,7 @@ class Driver:
         if_match: int,
         expected: tuple[int, ...],
         late: float = 0.0,
+        server: int | None = None,
     ) -> CommandAnswer:
         status, answer = await self.request(
             op,
@@ -695,6 +717,7 @@ class Driver:
             headers={"If-Match": f'"{if_match}"'},
             expected=expected,
             late=late,
+            server=server,
         )
         record = CommandAnswer(case.id, command, kind, if_match, status, done=time.monotonic())
         if is_2xx(status):
@@ -756,8 +779,9 @@ class Driver:
                                 case.version,
                                 (200, 412),
                                 late,
+                                server=i,
                             )
-                            for _ in range(2)
+                            for i in range(2)
                         )
                     )
                 )
@@ -794,7 +818,7 @@ class Driver:
         unresolved = [k for k, rs in answers.items() if not any(is_2xx(r.status) for r in rs)]
         answered = [k for k, rs in answers.items() if any(is_2xx(r.status) for r in rs)]
         sample = self.rng.sample(answered, min(replays, len(answered)))
-        self.client = Http(self.url, self.timeout)
+        self.open_clients()
         try:
             for sub, key in unresolved:
                 await self.send_create(
@@ -809,7 +833,7 @@ class Driver:
                     key,
                 )
         finally:
-            self.client.close()
+            self.close_clients()
 
 
 # --- projection positions, polled from a process of its own -------------------------------
@@ -879,14 +903,15 @@ def positions(database_url: str) -> dict[str, int]:
         return {str(n): int(p) for n, p in conn.execute(POSITIONS_QUERY).fetchall()}
 
 
-def wait_caught_up(database_url: str, target: int, timeout: float, worker: Server) -> float:
+def wait_caught_up(database_url: str, target: int, timeout: float, workers: list[Server]) -> float:
     """Until every read model reached ``target``; the seconds it took."""
     start = time.monotonic()
     while True:
         now = positions(database_url)
         if now and min(now.values()) >= target:
             return time.monotonic() - start
-        worker.check_alive()
+        for worker in workers:
+            worker.check_alive()
         if time.monotonic() - start > timeout:
             raise RuntimeError(f"read models still behind {target} after {timeout:.0f} s: {now}")
         time.sleep(0.05)
@@ -1432,12 +1457,21 @@ def benchmark(args: argparse.Namespace, workdir: Path, res: Resources) -> int:
     }
     load_at_start = _common.loadavg()
     tokens = make_tokens(env, workdir)  # the first `aduan token` also creates the tables
-    api = _common.start_uvicorn("api", "_common:aduan_app", "/readyz", env, workdir)
-    res.servers.append(api)
-    worker = _common.start_process("worker", [_common.aduan_executable(), "work"], env, workdir)
-    res.servers.append(worker)
-    api.wait_ready()
-    worker.check_alive()
+    apis = [
+        _common.start_uvicorn(f"api-{n}", "_common:aduan_app", "/readyz", env, workdir)
+        for n in range(1, args.api_processes + 1)
+    ]
+    res.servers += apis
+    workers = [
+        _common.start_process(f"worker-{n}", [_common.aduan_executable(), "work"], env, workdir)
+        for n in range(1, args.workers + 1)
+    ]
+    res.servers += workers
+    for api in apis:
+        api.wait_ready()
+    for worker in workers:
+        worker.check_alive()
+    api = apis[0]
     openapi = httpx.get(api.url + "/openapi.json", timeout=30).json()
     public = public_side(openapi)
     res.poller = Poller(database_url, args.poll_ms / 1000, workdir)
@@ -1446,7 +1480,9 @@ def benchmark(args: argparse.Namespace, workdir: Path, res: Resources) -> int:
     rng = random.Random(args.seed)
     ledger = Ledger()
     mix = parse_mix(args.mix, public.present)
-    driver = Driver(api.url, tokens, public, mix, rng, ledger, args.timeout, args.max_in_flight)
+    driver = Driver(
+        [a.url for a in apis], tokens, public, mix, rng, ledger, args.timeout, args.max_in_flight
+    )
 
     # A first create by hand: the body and token work, and the worker takes it in.
     sub, token = next(iter(tokens.intake.items()))
@@ -1475,7 +1511,7 @@ def benchmark(args: argparse.Namespace, workdir: Path, res: Resources) -> int:
             done=time.monotonic(),
         )
     )
-    wait_caught_up(database_url, data["position"], 60, worker)
+    wait_caught_up(database_url, data["position"], 60, workers)
     if public.present:
         say("public tracking: present; the mix includes public creates and tracking reads")
     else:
@@ -1501,7 +1537,7 @@ def benchmark(args: argparse.Namespace, workdir: Path, res: Resources) -> int:
             f"{ms(pct([c.latency for c in burst], 99))} ms, "
             f"{sum(c.unexpected for c in burst)} unexpected answers"
         )
-        took = wait_caught_up(database_url, int(_common.scalar(database_url, HEAD)), 300, worker)
+        took = wait_caught_up(database_url, int(_common.scalar(database_url, HEAD)), 300, workers)
         say(f"  the read models caught up {took:.1f} s after the burst")
     elif args.find_ceiling == "creates":
         say(
@@ -1521,7 +1557,7 @@ def benchmark(args: argparse.Namespace, workdir: Path, res: Resources) -> int:
             created <= stored_count <= created + cut_off,
             f"{created} 201s, {cut_off} cut off in flight, {stored_count} stored",
         )
-        took = wait_caught_up(database_url, int(_common.scalar(database_url, HEAD)), 300, worker)
+        took = wait_caught_up(database_url, int(_common.scalar(database_url, HEAD)), 300, workers)
         say(f"  the read models caught up {took:.1f} s after the burst")
     if args.find_ceiling or args.ceiling:
         rate = ceiling * args.ceiling_fraction
@@ -1541,8 +1577,8 @@ def benchmark(args: argparse.Namespace, workdir: Path, res: Resources) -> int:
     load_after_run = _common.loadavg()
     run_calls = ledger.calls[run_from:]
     asyncio.run(driver.after_run(args.replays))
-    api.check_alive()
-    worker.check_alive()
+    for server in res.servers:
+        server.check_alive()
 
     # First answers only: a repeat answers the first create's position again.
     writes = [
@@ -1559,7 +1595,7 @@ def benchmark(args: argparse.Namespace, workdir: Path, res: Resources) -> int:
         if is_2xx(c.status) and c.position is not None and c.done >= run_start
     ]
     target = max((p for _, p in [*writes, *command_writes]), default=0)
-    wait_caught_up(database_url, target, 120, worker)
+    wait_caught_up(database_url, target, 120, workers)
     time.sleep(max(0.05, 3 * args.poll_ms / 1000))  # one more sample past the target
     polled = res.poller.finish()
     res.poller = None
@@ -1697,10 +1733,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     parser.add_argument("--max-in-flight", type=int, default=512)
     parser.add_argument("--replays", type=int, default=50, help="creates replayed after the run")
+    parser.add_argument(
+        "--api-processes", type=int, default=1, help="API processes (uvicorn, one worker each)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="`aduan work` processes (one holds each lock)"
+    )
     parser.add_argument("--keep-logs", type=Path, help="copy the API's and worker's logs here")
     args = parser.parse_args(argv)
     if args.rate <= 0 or args.duration < 1 or not 0 < args.ceiling_fraction <= 1:
         parser.error("--rate > 0, --duration >= 1, 0 < --ceiling-fraction <= 1")
+    if args.api_processes < 1 or args.workers < 1:
+        parser.error("--api-processes and --workers must be at least 1")
     return args
 
 
