@@ -81,6 +81,7 @@ EVENT_OF = {
     "follow-ups": "FollowedUp",
     "close": "Closed",
 }
+COMMAND_EVENTS = frozenset(EVENT_OF.values())
 # Read models' positions: the SQL views' registry, and the audit chain's last entry.
 POSITIONS_QUERY = (
     "SELECT name, position FROM aduan_read_models WHERE live "
@@ -1194,6 +1195,9 @@ def reconcile(stored: Stored, ledger: Ledger, burst: set[str]) -> Verdict:
                 continue
             if (case_id, version, event) in explained:
                 continue
+            if event not in COMMAND_EVENTS:  # the service's own (a timer's), not a client's
+                verdict.problem("service events", f"{case_id} v{version} {event}")
+                continue
             unclaimed += 1
             verdict.problem(
                 "extra events", f"{case_id} v{version} {event}: no 2xx command answered it"
@@ -1217,7 +1221,8 @@ def reconcile(stored: Stored, ledger: Ledger, burst: set[str]) -> Verdict:
         "refused commands left no event (no event without a 2xx)",
         not verdict.problems["extra events"],
         f"{len(refused)} refused ({', '.join(f'{s}: {n}' for s, n in sorted(refused_by.items()))}"
-        f"), {len(unknown)} with no answer; {unclaimed} events no 2xx command answered",
+        f"), {len(unknown)} with no answer; {unclaimed} events no 2xx command answered; "
+        f"{len(verdict.problems['service events'])} events of other types (the service's own)",
     )
     races = defaultdict(list)
     for c in ledger.commands:
