@@ -1667,7 +1667,7 @@ def benchmark(args: argparse.Namespace, workdir: Path, res: Resources) -> int:
     say(f"RECONCILIATION: {'PASS' if verdict.ok else 'FAIL'}")
     say()
     unexpected = [c for c in run_calls if c.unexpected]
-    errors = [c.error for c in run_calls if c.error]
+    errors = [c.error for c in run_calls if c.error and c.unexpected]
     if errors:
         say(f"transport errors ({len(errors)}): " + "; ".join(sorted(set(errors))[:5]))
     for key, value in facts().items():
