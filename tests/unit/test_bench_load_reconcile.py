@@ -174,3 +174,31 @@ def test_percentiles_are_nearest_rank() -> None:
     assert load.pct(values, 99) == 99.0
     assert load.pct(values, 100) == 100.0
     assert load.pct([3.0], 99) == 3.0
+
+
+def test_public_tracking_is_probed_in_the_openapi_document() -> None:
+    absent = load.public_side({"paths": {"/v1/complaints": {}}})
+    assert not absent.present
+    assert "/v1/public/complaints/{tracking_number}" in absent.note
+    create = {
+        "parameters": [{"name": "Idempotency-Key", "in": "header"}],
+        "requestBody": {
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/P"}}}
+        },
+    }
+    schema = {
+        "properties": {"kind": {}, "category": {}, "subject": {}, "description": {}},
+        "required": ["kind", "subject"],
+    }
+    document = {
+        "paths": {
+            "/v1/public/complaints": {"post": create},
+            "/v1/public/complaints/{tracking_number}": {"get": {}},
+        },
+        "components": {"schemas": {"P": schema}},
+    }
+    present = load.public_side(document)
+    assert present.present and present.idempotent
+    assert set(present.body_keys) == {"kind", "category", "subject", "description"}
+    schema["required"] = ["kind", "consent"]
+    assert not load.public_side(document).present
