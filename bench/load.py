@@ -1771,7 +1771,7 @@ def stored_case_ids(database_url: str) -> set[str]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rate", type=float, default=50.0, help="requests/s (all operations)")
+    parser.add_argument("--rate", type=float, default=20.0, help="requests/s (all operations)")
     parser.add_argument("--duration", type=int, default=60, help="seconds of load")
     parser.add_argument(
         "--find-ceiling",
