@@ -226,13 +226,28 @@ class Catalog:
             )
             return view
 
-    def start_rebuild(self, name: str) -> SqlView:
-        """A fresh generation of the current version, built beside the live one."""
+    def start_rebuild(self, name: str, *, resume: bool = False) -> SqlView:
+        """A fresh generation of the current version, built beside the live one.
+
+        With ``resume``, an unfinished build of the current version (the newest generation, not
+        live: a rebuild that was interrupted, or a new version being built) is carried on from
+        its committed position instead: its rows and position were committed together, batch by
+        batch, so it continues with no event applied twice or skipped.
+        """
         if name in self.fixed:
             raise ValueError(f"{name} is append-only: it is verified, never rebuilt")
         version, factory = self.views[name]
         with self.db.transaction() as cursor:
             self._lock_registry(cursor)
+            if resume:
+                cursor.execute(
+                    f"SELECT generation, version, live FROM {REGISTRY} WHERE name = %s "
+                    "ORDER BY generation DESC LIMIT 1",
+                    (name,),
+                )
+                newest = cursor.fetchone()
+                if newest is not None and newest[1] == version and not newest[2]:
+                    return factory(self.db, newest[0])
             cursor.execute(f"SELECT MAX(generation) FROM {REGISTRY} WHERE name = %s", (name,))
             row = cursor.fetchone()
             generation = (row[0] or 0) + 1 if row else 1
