@@ -62,6 +62,14 @@ class SqlView:
         self.generation = generation
         self._states: OrderedDict[Any, Any] = OrderedDict()
         self._lent = False
+        self._types: dict[tuple[str, str], list[str] | None] = {}
+
+    def types(self, cursor: Cursor, table: str, columns: str) -> list[str] | None:
+        """The SQL types of ``columns`` of this generation's ``table`` (looked up once)."""
+        key = (table, columns)
+        if key not in self._types:
+            self._types[key] = self.db.column_types(cursor, self.t(table), columns)
+        return self._types[key]
 
     def cached_states(
         self, ids: Collection[Any], load: Callable[[list[Any]], dict[Any, Any]]

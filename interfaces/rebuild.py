@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from interfaces.bootstrap import Container
-from projections.runner import Binding, Runner
+from projections.runner import Binding, Runner, few_collections
 
 
 @dataclass(frozen=True)
@@ -58,11 +58,12 @@ def rebuild_together(
         catch_up_batch_size=container.settings.projection_catch_up_batch_size,
     )
     started = time.perf_counter()
-    while True:
-        runner.catch_up(progress)
-        head = container.event_log().head()
-        if all(view.position() >= head for view in views):
-            break
+    with few_collections():
+        while True:
+            runner.catch_up(progress)
+            head = container.event_log().head()
+            if all(view.position() >= head for view in views):
+                break
     for view in views:
         container.catalog.promote(view)
     return RebuildStats(
