@@ -29,7 +29,7 @@ from interfaces.rebuild import rebuild_together
 from projections.audit.verify import verify_view
 from tests.faults.conftest import CLI, service_env
 
-CASES = 3000  # about 16,000 events: a build of a few seconds in batches of 1000
+CASES = 3000  # about 19,500 events: a build of a few seconds in batches of 1000
 UNITS = ("ULPK-PUSAT", "BBPOM-JAKARTA", "BBPOM-BANDUNG", "BBPOM-SURABAYA")
 CASE_MODELS = ("queues", "monev", "sla")
 SMALL_BATCHES = {
