@@ -1213,6 +1213,24 @@ def benchmark(args: argparse.Namespace, workdir: Path, database: str) -> int:
         say(f"   kinds: {dict(data.kinds.most_common())}")
         say(f"   channels: {dict(data.channels.most_common(8))} ...")
         say(f"   intake units: {dict(data.intake.most_common(6))} ... ({len(data.intake)} units)")
+        if args.copies > 1:
+            # Long logs quickly: the generated log again, copies - 1 times, server-side, each copy
+            # with cases of their own (new originator ids), appended in log order.
+            started = time.perf_counter()
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                for copy in range(1, args.copies):
+                    conn.execute(
+                        f"INSERT INTO {EVENTS_TABLE} "
+                        "(originator_id, originator_version, topic, state) "
+                        "SELECT md5(originator_id::text || %s)::uuid, originator_version, topic, "
+                        f"state FROM {EVENTS_TABLE} WHERE notification_id <= %s "
+                        "ORDER BY notification_id",
+                        (f":copy{copy}", data.events),
+                    )
+            say(
+                f"   copied the log {args.copies - 1} more times in "
+                f"{time.perf_counter() - started:.1f} s: {data.events * args.copies} events"
+            )
         started = time.perf_counter()
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute(f"VACUUM ANALYZE {EVENTS_TABLE}")
@@ -1342,6 +1360,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=8, help="concurrent query threads")
     parser.add_argument(
         "--skip-one-by-one", action="store_true", help="skip the per-read-model rebuilds (2b)"
+    )
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=1,
+        help="append the generated log this many times in all, each copy with cases of its own "
+        "(new ids), by INSERT ... SELECT: --events 200000 --copies 10 is a 2,000,000-event log",
     )
     parser.add_argument(
         "--skip-together",
