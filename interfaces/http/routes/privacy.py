@@ -102,7 +102,9 @@ def access_log(
     after: Annotated[int, Query(ge=0, description="Entries after this seq")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> AccessLogOut:
-    page, next_after = services.complaints.access_log_entries(principal, complaint_id, after, limit)
+    page, next_after = services.complaints.access_log_entries(
+        principal, complaint_id, after, limit
+    )
     return AccessLogOut(
         items=[
             AccessEntryOut(
