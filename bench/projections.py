@@ -713,7 +713,7 @@ class RebuildResult:
 
 def rebuild_all_at_once(container: Container, profile: Path | None) -> RebuildResult:
     """One Runner over a fresh build of every registered read model: the batch read once."""
-    from projections.runner import Binding, Runner
+    from projections.runner import Binding, Runner, few_collections
 
     catalog = container.catalog
     breakdown = Breakdown()
@@ -748,15 +748,16 @@ def rebuild_all_at_once(container: Container, profile: Path | None) -> RebuildRe
         profiler.enable()
     events = 0
     next_sample = 0
-    while any(b.view.position() < head for b in bindings):
-        taken = runner.step()
-        if not taken:
-            break
-        events += taken
-        lowest = min(b.view.position() for b in bindings)
-        if lowest >= next_sample:
-            samples.append((lowest, rss_mb()))
-            next_sample = lowest + head // 10
+    with few_collections():  # as interfaces.rebuild.rebuild_together runs it
+        while any(b.view.position() < head for b in bindings):
+            taken = runner.step()
+            if not taken:
+                break
+            events += taken
+            lowest = min(b.view.position() for b in bindings)
+            if lowest >= next_sample:
+                samples.append((lowest, rss_mb()))
+                next_sample = lowest + head // 10
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     if profiler is not None:
@@ -1212,6 +1213,24 @@ def benchmark(args: argparse.Namespace, workdir: Path, database: str) -> int:
         say(f"   kinds: {dict(data.kinds.most_common())}")
         say(f"   channels: {dict(data.channels.most_common(8))} ...")
         say(f"   intake units: {dict(data.intake.most_common(6))} ... ({len(data.intake)} units)")
+        if args.copies > 1:
+            # Long logs quickly: the generated log again, copies - 1 times, server-side, each copy
+            # with cases of their own (new originator ids), appended in log order.
+            started = time.perf_counter()
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                for copy in range(1, args.copies):
+                    conn.execute(
+                        f"INSERT INTO {EVENTS_TABLE} "
+                        "(originator_id, originator_version, topic, state) "
+                        "SELECT md5(originator_id::text || %s)::uuid, originator_version, topic, "
+                        f"state FROM {EVENTS_TABLE} WHERE notification_id <= %s "
+                        "ORDER BY notification_id",
+                        (f":copy{copy}", data.events),
+                    )
+            say(
+                f"   copied the log {args.copies - 1} more times in "
+                f"{time.perf_counter() - started:.1f} s: {data.events * args.copies} events"
+            )
         started = time.perf_counter()
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute(f"VACUUM ANALYZE {EVENTS_TABLE}")
@@ -1280,13 +1299,15 @@ def benchmark(args: argparse.Namespace, workdir: Path, database: str) -> int:
             for name in container.catalog.fixed:
                 say(f"    {name:<8} append-only: built in 2a, never rebuilt")
 
-        reset_peak_rss()
-        together = rebuild_together(container)
-        say(
-            f"\n2c. interfaces.rebuild.rebuild_together() over the rebuildable ones "
-            f"({', '.join(container.catalog.views)}), uninstrumented: {together.seconds:.1f} s = "
-            f"{head / together.seconds:,.0f} events/s (peak RSS {peak_rss_mb():.0f} MB)"
-        )
+        if not args.skip_together:
+            reset_peak_rss()
+            together = rebuild_together(container)
+            say(
+                f"\n2c. interfaces.rebuild.rebuild_together() over the rebuildable ones "
+                f"({', '.join(container.catalog.views)}), uninstrumented: "
+                f"{together.seconds:.1f} s = {head / together.seconds:,.0f} events/s "
+                f"(peak RSS {peak_rss_mb():.0f} MB)"
+            )
 
         # 3. The stock runner.
         reset_peak_rss()
@@ -1339,6 +1360,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=8, help="concurrent query threads")
     parser.add_argument(
         "--skip-one-by-one", action="store_true", help="skip the per-read-model rebuilds (2b)"
+    )
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=1,
+        help="append the generated log this many times in all, each copy with cases of its own "
+        "(new ids), by INSERT ... SELECT: --events 200000 --copies 10 is a 2,000,000-event log",
+    )
+    parser.add_argument(
+        "--skip-together",
+        action="store_true",
+        help="skip 2c (rebuild_together, uninstrumented): for long runs such as 2,000,000 events",
     )
     parser.add_argument(
         "--profile",

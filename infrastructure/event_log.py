@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from typing import Any
+from typing import Any, NamedTuple
+from uuid import UUID
 
 import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import Notification
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 
@@ -47,6 +47,16 @@ class ApplicationLog:
         return self._recorder.max_notification_id() or 0  # type: ignore[attr-defined]
 
 
+class _Stored(NamedTuple):
+    """A row of the events table, read as a stored event by ``Mapper.to_domain_event``."""
+
+    id: int
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: bytes
+
+
 class PostgresEventLog(ApplicationLog):
     """Reads the PostgreSQL events table directly: tuples in binary, no row objects per event.
 
@@ -71,7 +81,7 @@ class PostgresEventLog(ApplicationLog):
         with self._db.pool.connection() as conn, conn.cursor(binary=True) as cursor:
             cursor.execute(self._select, (after, limit))
             rows = cursor.fetchall()
-        mapper = self._mapper
+        to_domain_event = self._mapper.to_domain_event
         return [
             LoggedEvent(
                 row[0],
@@ -79,15 +89,9 @@ class PostgresEventLog(ApplicationLog):
                 row[2],
                 row[3],
                 row[4],
-                lambda row=row: mapper.to_domain_event(
-                    Notification(
-                        id=row[0],
-                        originator_id=row[1],
-                        originator_version=row[2],
-                        topic=row[3],
-                        state=bytes(row[4]),
-                    )
-                ),
+                # The mapper reads only these four fields: a tuple with their names does, rather
+                # than a frozen dataclass per event.
+                lambda row=row: to_domain_event(_Stored._make(row)),  # type: ignore[arg-type]
             )
             for row in rows
         ]

@@ -62,6 +62,14 @@ class SqlView:
         self.generation = generation
         self._states: OrderedDict[Any, Any] = OrderedDict()
         self._lent = False
+        self._types: dict[tuple[str, str], list[str] | None] = {}
+
+    def types(self, cursor: Cursor, table: str, columns: str) -> list[str] | None:
+        """The SQL types of ``columns`` of this generation's ``table`` (looked up once)."""
+        key = (table, columns)
+        if key not in self._types:
+            self._types[key] = self.db.column_types(cursor, self.t(table), columns)
+        return self._types[key]
 
     def cached_states(
         self, ids: Collection[Any], load: Callable[[list[Any]], dict[Any, Any]]
@@ -226,13 +234,28 @@ class Catalog:
             )
             return view
 
-    def start_rebuild(self, name: str) -> SqlView:
-        """A fresh generation of the current version, built beside the live one."""
+    def start_rebuild(self, name: str, *, resume: bool = False) -> SqlView:
+        """A fresh generation of the current version, built beside the live one.
+
+        With ``resume``, an unfinished build of the current version (the newest generation, not
+        live: a rebuild that was interrupted, or a new version being built) is carried on from
+        its committed position instead: its rows and position were committed together, batch by
+        batch, so it continues with no event applied twice or skipped.
+        """
         if name in self.fixed:
             raise ValueError(f"{name} is append-only: it is verified, never rebuilt")
         version, factory = self.views[name]
         with self.db.transaction() as cursor:
             self._lock_registry(cursor)
+            if resume:
+                cursor.execute(
+                    f"SELECT generation, version, live FROM {REGISTRY} WHERE name = %s "
+                    "ORDER BY generation DESC LIMIT 1",
+                    (name,),
+                )
+                newest = cursor.fetchone()
+                if newest is not None and newest[1] == version and not newest[2]:
+                    return factory(self.db, newest[0])
             cursor.execute(f"SELECT MAX(generation) FROM {REGISTRY} WHERE name = %s", (name,))
             row = cursor.fetchone()
             generation = (row[0] or 0) + 1 if row else 1

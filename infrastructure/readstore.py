@@ -46,12 +46,46 @@ class ReadDatabase(Protocol):
         ...
 
     def append_rows(
-        self, cursor: Any, table: str, columns: str, rows: Sequence[Sequence[Any]]
+        self,
+        cursor: Any,
+        table: str,
+        columns: str,
+        rows: Sequence[Sequence[Any]],
+        types: Sequence[str] | None = None,
     ) -> None:
-        """Insert many new rows (no conflicts expected) the fastest way the store has."""
+        """Insert many new rows (no conflicts expected) the fastest way the store has.
+
+        ``types`` (from ``column_types``) lets PostgreSQL take them in binary."""
+        ...
+
+    def upsert_rows(
+        self,
+        cursor: Any,
+        table: str,
+        columns: str,
+        key: str,
+        rows: Sequence[Sequence[Any]],
+        types: Sequence[str] | None = None,
+    ) -> None:
+        """Insert rows, replacing (every other column of) the row with the same ``key``."""
+        ...
+
+    def column_types(self, cursor: Any, table: str, columns: str) -> list[str] | None:
+        """The SQL types of ``columns`` of ``table``, for ``append_rows``/``upsert_rows``."""
         ...
 
     def close(self) -> None: ...
+
+
+# Below this many rows an upsert is sent as one statement per row (pipelined); above, the rows
+# go into a temporary table with one binary COPY and are merged with one INSERT ... SELECT.
+STAGED_UPSERT_ROWS = 64
+
+
+def _upsert_statement(table: str, columns: str, key: str, values: str) -> str:
+    names = [c.strip() for c in columns.split(",")]
+    updates = ", ".join(f"{n} = excluded.{n}" for n in names if n != key)
+    return f"INSERT INTO {table} ({columns}) {values} ON CONFLICT ({key}) DO UPDATE SET {updates}"
 
 
 class PostgresReadDatabase:
@@ -102,11 +136,55 @@ class PostgresReadDatabase:
         return f"{column} = ANY(%s)", [list(values)]
 
     def append_rows(
-        self, cursor: Any, table: str, columns: str, rows: Sequence[Sequence[Any]]
+        self,
+        cursor: Any,
+        table: str,
+        columns: str,
+        rows: Sequence[Sequence[Any]],
+        types: Sequence[str] | None = None,
     ) -> None:
-        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        if types is None:
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
+
+    def upsert_rows(
+        self,
+        cursor: Any,
+        table: str,
+        columns: str,
+        key: str,
+        rows: Sequence[Sequence[Any]],
+        types: Sequence[str] | None = None,
+    ) -> None:
+        if not rows:
+            return
+        if len(rows) < STAGED_UPSERT_ROWS or types is None:
+            marks = ", ".join("%s" for _ in columns.split(","))
+            cursor.executemany(_upsert_statement(table, columns, key, f"VALUES ({marks})"), rows)
+            return
+        # A temporary table of this transaction: it goes on commit, and with a rollback.
+        stage = f"aduan_stage_{table}"
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {stage} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        self.append_rows(cursor, stage, columns, rows, types)
+        cursor.execute(_upsert_statement(table, columns, key, f"SELECT {columns} FROM {stage}"))
+        cursor.execute(f"DROP TABLE {stage}")
+
+    def column_types(self, cursor: Any, table: str, columns: str) -> list[str] | None:
+        cursor.execute(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+            (table,),
+        )
+        found = dict(cursor.fetchall())
+        return [found[c.strip()] for c in columns.split(",")]
 
     def close(self) -> None:
         self.pool.close()
@@ -180,10 +258,31 @@ class SQLiteReadDatabase:
             cursor.execute("COMMIT")
 
     def append_rows(
-        self, cursor: Any, table: str, columns: str, rows: Sequence[Sequence[Any]]
+        self,
+        cursor: Any,
+        table: str,
+        columns: str,
+        rows: Sequence[Sequence[Any]],
+        types: Sequence[str] | None = None,
     ) -> None:
         marks = ", ".join("%s" for _ in columns.split(","))
         cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
+
+    def upsert_rows(
+        self,
+        cursor: Any,
+        table: str,
+        columns: str,
+        key: str,
+        rows: Sequence[Sequence[Any]],
+        types: Sequence[str] | None = None,
+    ) -> None:
+        if rows:
+            marks = ", ".join("%s" for _ in columns.split(","))
+            cursor.executemany(_upsert_statement(table, columns, key, f"VALUES ({marks})"), rows)
+
+    def column_types(self, cursor: Any, table: str, columns: str) -> list[str] | None:
+        return None
 
     def any_of(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         if not values:

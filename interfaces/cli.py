@@ -123,8 +123,17 @@ def projections_status() -> None:
 @projections_cli.command("rebuild")
 def projections_rebuild(
     name: Annotated[str | None, typer.Argument(help="One read model (default: all)")] = None,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh", help="Start a new build even if an interrupted one could be carried on"
+        ),
+    ] = False,
 ) -> None:
-    """Build read models afresh beside the live ones, then switch over (no downtime)."""
+    """Build read models afresh beside the live ones, then switch over (no downtime).
+
+    A rebuild that was interrupted (the process killed) is carried on from where its last batch
+    was committed, unless --fresh."""
     from rich.progress import Progress
 
     from interfaces.rebuild import rebuild_together
@@ -151,12 +160,16 @@ def projections_rebuild(
                 head = container.event_log().head()
                 task = progress.add_task(f"rebuilding {', '.join(chosen)}", total=max(head, 1))
                 stats = rebuild_together(
-                    container, chosen, lambda p: progress.update(task, completed=p)
+                    container,
+                    chosen,
+                    lambda p: progress.update(task, completed=p),
+                    resume=not fresh,
                 )
                 progress.update(task, completed=max(head, 1))
+                resumed = f", resumed at {stats.resumed_from}" if stats.resumed_from else ""
                 console.print(
                     f"{', '.join(chosen)}: {stats.events} events in {stats.seconds:.1f} s "
-                    f"({stats.rate:,.0f} events/s); the new generations are live"
+                    f"({stats.rate:,.0f} events/s{resumed}); the new generations are live"
                 )
     finally:
         container.close()

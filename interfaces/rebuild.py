@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from interfaces.bootstrap import Container
-from projections.runner import Binding, Runner
+from projections.runner import Binding, Runner, few_collections
 
 
 @dataclass(frozen=True)
@@ -15,25 +15,41 @@ class RebuildStats:
     events: int
     seconds: float
     generation: int
+    resumed_from: int = 0  # the position the slowest build started from (0: from the start)
 
     @property
     def rate(self) -> float:
-        return self.events / self.seconds if self.seconds else 0.0
+        """Events taken in per second in this run (a resumed build counts only its part)."""
+        done = self.events - self.resumed_from
+        return done / self.seconds if self.seconds else 0.0
 
 
 def rebuild(
-    container: Container, name: str, progress: Callable[[int], None] | None = None
+    container: Container,
+    name: str,
+    progress: Callable[[int], None] | None = None,
+    *,
+    resume: bool = False,
 ) -> RebuildStats:
     """Build ``name`` from the whole log beside the live build, then make it live."""
-    return rebuild_together(container, [name], progress)
+    return rebuild_together(container, [name], progress, resume=resume)
 
 
 def rebuild_together(
-    container: Container, names: list[str], progress: Callable[[int], None] | None = None
+    container: Container,
+    names: list[str],
+    progress: Callable[[int], None] | None = None,
+    *,
+    resume: bool = False,
 ) -> RebuildStats:
     """Build several read models in one pass over the log (read and decoded once), each beside
-    its live build, then make each live. ``events`` counts the log's events, once."""
-    views = [container.catalog.start_rebuild(name) for name in names]
+    its live build, then make each live. ``events`` counts the log's events, once.
+
+    With ``resume``, a build left unfinished (the process killed mid-way) is carried on from its
+    committed position rather than started again from the first event.
+    """
+    views = [container.catalog.start_rebuild(name, resume=resume) for name in names]
+    resumed_from = min(view.position() for view in views) if views else 0
     runner = Runner(
         container.event_log(),
         [Binding(container.projections[n], v) for n, v in zip(names, views, strict=True)],
@@ -42,15 +58,17 @@ def rebuild_together(
         catch_up_batch_size=container.settings.projection_catch_up_batch_size,
     )
     started = time.perf_counter()
-    while True:
-        runner.catch_up(progress)
-        head = container.event_log().head()
-        if all(view.position() >= head for view in views):
-            break
+    with few_collections():
+        while True:
+            runner.catch_up(progress)
+            head = container.event_log().head()
+            if all(view.position() >= head for view in views):
+                break
     for view in views:
         container.catalog.promote(view)
     return RebuildStats(
         min(view.position() for view in views),
         time.perf_counter() - started,
         max(view.generation for view in views),
+        resumed_from,
     )

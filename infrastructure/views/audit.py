@@ -39,6 +39,7 @@ class SqlAuditView:
 
     def __init__(self, db: ReadDatabase) -> None:
         self.db = db
+        self._types: list[str] | None = None
         with db.transaction() as cursor:
             for statement in _DDL:
                 cursor.execute(statement)
@@ -68,7 +69,10 @@ class SqlAuditView:
             seq, head = (int(row[0]), row[1]) if row else (0, GENESIS)
             if first.seq != seq + 1 or first.prev_hash != head:
                 raise ChainMoved(f"the chain is at seq {seq}; batch starts at {first.seq}")
-            self.db.append_rows(cursor, CHAIN, COLUMNS, [_row(e) for e in changes.entries])
+            if self._types is None:
+                self._types = self.db.column_types(cursor, CHAIN, COLUMNS)
+            rows = [_row(e) for e in changes.entries]
+            self.db.append_rows(cursor, CHAIN, COLUMNS, rows, self._types)
 
     def entries(
         self, after: int = 0, limit: int = 1000, complaint_id: UUID | None = None

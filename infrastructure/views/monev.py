@@ -54,13 +54,9 @@ class SqlMonevView(SqlView):
             rows.append([getattr(fact, n) for n in _NAMES] + [state])
         if not rows:
             return
-        updates = ", ".join(f"{n} = excluded.{n}" for n in [*_NAMES[1:], "state"])
-        marks = ", ".join("%s" for _ in range(len(_NAMES) + 1))
-        cursor.executemany(
-            f"INSERT INTO {self.t('facts')} ({COLUMNS}, state) VALUES ({marks}) "
-            f"ON CONFLICT (id) DO UPDATE SET {updates}",
-            rows,
-        )
+        columns = f"{COLUMNS}, state"
+        types = self.types(cursor, "facts", columns)
+        self.db.upsert_rows(cursor, self.t("facts"), columns, "id", rows, types)
 
     def facts(self, period: Period, unit: str | None = None) -> list[MonevFact]:
         where = ["year = %s"]

@@ -52,13 +52,9 @@ class SqlQueueView(SqlView):
             rows.append([getattr(item, n) for n in _NAMES] + [item.sort_key, state])
         if not rows:
             return
-        updates = ", ".join(f"{n} = excluded.{n}" for n in [*_NAMES[1:], "sort_key", "state"])
-        marks = ", ".join("%s" for _ in range(len(_NAMES) + 2))
-        cursor.executemany(
-            f"INSERT INTO {self.t('items')} ({COLUMNS}, sort_key, state) VALUES ({marks}) "
-            f"ON CONFLICT (id) DO UPDATE SET {updates}",
-            rows,
-        )
+        columns = f"{COLUMNS}, sort_key, state"
+        types = self.types(cursor, "items", columns)
+        self.db.upsert_rows(cursor, self.t("items"), columns, "id", rows, types)
 
     def items(self, ids: Collection[UUID]) -> dict[UUID, QueueItem]:
         with self.db.transaction() as cursor:

@@ -49,15 +49,12 @@ class SqlSlaView(SqlView):
         condition, params = self.db.any_of("case_id", touched)
         cursor.execute(f"DELETE FROM {self.t('stages')} WHERE {condition}", params)
         rows = [[getattr(r, n) for n in _NAMES] for rs in changes.rows.values() for r in rs]
-        if rows:
-            marks = ", ".join("%s" for _ in _NAMES)
-            cursor.executemany(f"INSERT INTO {self.t('stages')} ({COLUMNS}) VALUES ({marks})", rows)
+        if rows:  # the case's old stages are gone: these are new rows
+            types = self.types(cursor, "stages", COLUMNS)
+            self.db.append_rows(cursor, self.t("stages"), COLUMNS, rows, types)
         states = [[case_id, pickled(state)] for case_id, state in changes.states.items()]
-        cursor.executemany(
-            f"INSERT INTO {self.t('cases')} (id, state) VALUES (%s, %s) "
-            "ON CONFLICT (id) DO UPDATE SET state = excluded.state",
-            states,
-        )
+        types = self.types(cursor, "cases", "id, state")
+        self.db.upsert_rows(cursor, self.t("cases"), "id, state", "id", states, types)
 
     def flagged(self, query: SlaQuery) -> list[SlaRow]:
         where = ["paused = %s", "due_soon_at <= %s"]
