@@ -69,11 +69,8 @@ class SqlSurveyView(SqlView):
             )
         states = [[case_id, pickled(state)] for case_id, state in changes.states.items()]
         if states:
-            cursor.executemany(
-                f"INSERT INTO {self.t('cases')} (id, state) VALUES (%s, %s) "
-                "ON CONFLICT (id) DO UPDATE SET state = excluded.state",
-                states,
-            )
+            types = self.types(cursor, "cases", "id, state")
+            self.db.upsert_rows(cursor, self.t("cases"), "id, state", "id", states, types)
 
     def _where(self, query: SurveyQuery, restricted: bool | None) -> tuple[str, list[Any]]:
         where, params = ["1 = 1"], []
