@@ -46,3 +46,11 @@ class RequestInFlight(ApplicationError):
 
 class AuthenticationFailed(ApplicationError):
     """No token, or a token that does not verify."""
+
+
+class StoreUnavailable(ApplicationError):
+    """The database cannot be reached; nothing was tried or written. Retry after a while."""
+
+    def __init__(self, retry_after: float = 1.0) -> None:
+        self.retry_after = retry_after
+        super().__init__("the database cannot be reached; retry shortly")

@@ -6,11 +6,12 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
@@ -29,6 +30,21 @@ class _Request:
     aggregates: tuple[Any, ...]
     keys: tuple[NewKey, ...]
     future: Future[list[Any]] = field(default_factory=Future)
+    submitted: float = field(default_factory=time.perf_counter)
+
+
+class CommitObserver(Protocol):
+    """Told what the writer does (the process's metrics)."""
+
+    def committed(self, requests: int, seconds: float) -> None:
+        """A batch of ``requests`` was stored; keys and events took ``seconds``."""
+
+    def taken(self, waited: float) -> None:
+        """The writer took a request that had waited ``waited`` seconds in the queue."""
+
+    def rejected(self, reason: str) -> None:
+        """A request was turned away: ``queue_full``, ``gave_up_queued`` (timed out or its
+        client left while queued), or ``stopped``."""
 
 
 @dataclass
@@ -40,6 +56,7 @@ class CommitStats:
     largest_batch: int = 0
     fallbacks: int = 0  # batches saved one request at a time after an IntegrityError
     restarts: int = 0  # writer threads replaced after dying
+    rejected: int = 0  # turned away: queue full, given up while queued, or stopped
 
 
 class GroupCommitter:
@@ -58,8 +75,10 @@ class GroupCommitter:
         max_batch: int = 64,
         queued_seconds: float = 5.0,
         paused: bool = False,
+        observer: CommitObserver | None = None,
     ) -> None:
         self._save = save
+        self._observer = observer
         self._store_keys = store_keys
         self._queue: queue.Queue[_Request | None] = queue.Queue(maxsize=queue_size)
         self._max_batch = max_batch
@@ -84,6 +103,7 @@ class GroupCommitter:
 
     def submit(self, aggregates: Sequence[Any], keys: Sequence[NewKey] = ()) -> Future[list[Any]]:
         if self._stopping:
+            self._rejected("stopped")
             raise CommitterUnavailable("the service is shutting down; retry shortly")
         if not self._paused:
             self.start()  # lazily, and supervision on the request path: a dead one is replaced
@@ -93,6 +113,7 @@ class GroupCommitter:
         try:
             self._queue.put_nowait(request)
         except queue.Full:
+            self._rejected("queue_full")
             raise CommitterUnavailable("too many new cases waiting to be stored") from None
         return request.future
 
@@ -111,6 +132,7 @@ class GroupCommitter:
             except queue.Empty:
                 return
             if left is not None and left.future.set_running_or_notify_cancel():
+                self._rejected("stopped")
                 left.future.set_exception(CommitterUnavailable("the service stopped"))
 
     @property
@@ -155,8 +177,14 @@ class GroupCommitter:
         # A request cancelled while queued (it timed out) is dropped; the rest are now taken:
         # their callers wait for the commit, whatever it takes.
         taken = [r for r in batch if r.future.set_running_or_notify_cancel()]
+        for _ in range(len(batch) - len(taken)):
+            self._rejected("gave_up_queued")
         if not taken:
             return
+        start = time.perf_counter()
+        if self._observer is not None:
+            for request in taken:
+                self._observer.taken(start - request.submitted)
         try:
             keys = [(k.key_id, k.wrapped, k.at) for r in taken for k in r.keys]
             try:
@@ -177,11 +205,11 @@ class GroupCommitter:
                 for request in taken:
                     request.future.set_exception(error)
                 return
-            self._count(len(taken))
-            start = 0
+            self._count(len(taken), time.perf_counter() - start)
+            first = 0
             for request, group in zip(taken, events, strict=True):
-                request.future.set_result(recordings[start : start + len(group)])
-                start += len(group)
+                request.future.set_result(recordings[first : first + len(group)])
+                first += len(group)
         except BaseException:
             for request in taken:
                 if not request.future.done():
@@ -200,15 +228,23 @@ class GroupCommitter:
         """A clash fails the whole batch: save each request alone so only the offender fails."""
         self.stats.fallbacks += 1
         for request, group in zip(taken, events, strict=True):
+            start = time.perf_counter()
             try:
                 recordings = self._save(*group)
             except Exception as error:
                 request.future.set_exception(error)
             else:
-                self._count(1)
+                self._count(1, time.perf_counter() - start)
                 request.future.set_result(recordings)
 
-    def _count(self, requests: int) -> None:
+    def _count(self, requests: int, seconds: float) -> None:
         self.stats.batches += 1
         self.stats.requests += requests
         self.stats.largest_batch = max(self.stats.largest_batch, requests)
+        if self._observer is not None:
+            self._observer.committed(requests, seconds)
+
+    def _rejected(self, reason: str) -> None:
+        self.stats.rejected += 1
+        if self._observer is not None:
+            self._observer.rejected(reason)

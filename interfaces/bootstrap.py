@@ -25,6 +25,7 @@ from application.ports import Clock
 from application.privacy import PersonalData
 from infrastructure.access_log import SqlAccessLog
 from infrastructure.alerts import SqlAlertStore, UrllibTransport
+from infrastructure.breaker import CircuitBreaker, guard_pool
 from infrastructure.calendars import HolidayCalendars
 from infrastructure.clock import SystemClock, SystemRandomness
 from infrastructure.configuration import LiveConfiguration
@@ -94,6 +95,7 @@ class Container:
     admin: Administration | None = None
     rate_limiter: LocalRateLimiter | RedisRateLimiter | None = None
     committer: GroupCommitter | None = None  # creates' group commit (PostgreSQL only)
+    breaker: CircuitBreaker | None = None  # fail fast while PostgreSQL is gone
 
     def http_app(self) -> FastAPI:
         return create_app(
@@ -351,6 +353,10 @@ def bootstrap(
         fixed={name: view for name, (_, view) in append_only.items()},
     )
     projections = {name: p for name, (p, _) in (rebuildable | append_only).items()}
+    metrics = Metrics()
+    committer = _committer(settings, complaints, read_db, metrics)
+    breaker = _breaker(settings, complaints, read_db)
+    metrics.watch(committer, breaker)
     return Container(
         settings,
         complaints,
@@ -361,19 +367,35 @@ def bootstrap(
         read_db,
         catalog,
         projections,
-        Metrics(),
+        metrics,
         Ticker(),
         _queue_feed(settings),
         audit_signer=CheckpointSigner(_audit_signing_seed(settings, root_secret)),
         alerts=SqlAlertStore(read_db),
         admin=admin,
         rate_limiter=_rate_limiter(settings),
-        committer=_committer(settings, complaints, read_db),
+        committer=committer,
+        breaker=breaker,
     )
 
 
-def _committer(
+def _breaker(
     settings: Settings, complaints: Complaints, read_db: ReadDatabase
+) -> CircuitBreaker | None:
+    """One breaker for the PostgreSQL server, in front of the event store's pool and the read
+    store's; None on SQLite (embedded: nothing to reach) or with ADUAN_DB_BREAKER_FAILURES=0."""
+    if settings.db_breaker_failures <= 0 or not isinstance(read_db, PostgresReadDatabase):
+        return None
+    breaker = CircuitBreaker(
+        failures=settings.db_breaker_failures, open_seconds=settings.db_breaker_open_seconds
+    )
+    guard_pool(complaints.recorder.datastore.pool, breaker)  # type: ignore[attr-defined]
+    guard_pool(read_db.pool, breaker)
+    return breaker
+
+
+def _committer(
+    settings: Settings, complaints: Complaints, read_db: ReadDatabase, metrics: Metrics
 ) -> GroupCommitter | None:
     """Group commit for creates on PostgreSQL; SQLite keeps one save per request.
 
@@ -386,6 +408,7 @@ def _committer(
         queue_size=settings.group_commit_queue_size,
         max_batch=settings.group_commit_max_batch,
         queued_seconds=settings.group_commit_queued_seconds,
+        observer=metrics,
     )
 
 

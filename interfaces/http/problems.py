@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
 from typing import Any
 
@@ -22,6 +23,7 @@ from application.errors import (
     NotFound,
     PreconditionRequired,
     RequestInFlight,
+    StoreUnavailable,
     UnknownUnit,
     VersionConflict,
 )
@@ -140,6 +142,9 @@ def _translate(error: Exception) -> Problem | None:
                 current_status=error.status,
                 allowed_from=list(error.allowed_from),
             )
+        case StoreUnavailable():
+            # The breaker is open: failed at once, without asking the database.
+            return _unavailable(max(1, math.ceil(error.retry_after)))
         case (
             OperationalError()
             | InterfaceError()
@@ -148,14 +153,18 @@ def _translate(error: Exception) -> Problem | None:
             | sqlite3.OperationalError()
         ):
             log.warning("database unavailable: %s", type(error).__name__)
-            return Problem(
-                503,
-                "store-unavailable",
-                "Service unavailable",
-                "the database cannot be reached; retry shortly",
-                headers={"Retry-After": "2"},
-            )
+            return _unavailable(2)
     return None
+
+
+def _unavailable(retry_after: int) -> Problem:
+    return Problem(
+        503,
+        "store-unavailable",
+        "Service unavailable",
+        "the database cannot be reached; retry shortly",
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -210,6 +219,7 @@ KNOWN_ERRORS: tuple[type[Exception], ...] = (
     IdempotencyKeyReused,
     RequestInFlight,
     TransitionNotAllowed,
+    StoreUnavailable,
     OperationalError,
     InterfaceError,
     psycopg.OperationalError,
