@@ -76,9 +76,13 @@ class GroupCommitter:
         queued_seconds: float = 5.0,
         paused: bool = False,
         observer: CommitObserver | None = None,
+        keys_with_events: bool = False,
     ) -> None:
         self._save = save
         self._observer = observer
+        # True: ``save(*events, data_keys=[...])`` stores the keys in the events' transaction
+        # (KeyedPostgresApplicationRecorder); False: ``store_keys`` first, in one of its own.
+        self._keys_with_events = keys_with_events
         self._store_keys = store_keys
         self._queue: queue.Queue[_Request | None] = queue.Queue(maxsize=queue_size)
         self._max_batch = max_batch
@@ -107,7 +111,7 @@ class GroupCommitter:
             raise CommitterUnavailable("the service is shutting down; retry shortly")
         if not self._paused:
             self.start()  # lazily, and supervision on the request path: a dead one is replaced
-        if keys and self._store_keys is None:
+        if keys and self._store_keys is None and not self._keys_with_events:
             raise ValueError("this committer stores no keys")
         request = _Request(tuple(aggregates), tuple(keys))
         try:
@@ -186,20 +190,21 @@ class GroupCommitter:
             for request in taken:
                 self._observer.taken(start - request.submitted)
         try:
-            keys = [(k.key_id, k.wrapped, k.at) for r in taken for k in r.keys]
+            keys = [self._rows(r) for r in taken]
+            every_key = [row for rows in keys for row in rows]
             try:
-                if keys and self._store_keys is not None:
+                if every_key and not self._keys_with_events and self._store_keys is not None:
                     # Keys first: an event never names a key that is not stored.
-                    self._store_keys(keys)
+                    self._store_keys(every_key)
             except Exception as error:
                 for request in taken:
                     request.future.set_exception(error)
                 return
             events = [self._collect(r) for r in taken]
             try:
-                recordings = self._save(*(e for group in events for e in group))
+                recordings = self._store(every_key, [e for group in events for e in group])
             except IntegrityError:
-                self._one_by_one(taken, events)
+                self._one_by_one(taken, events, keys)
                 return
             except Exception as error:
                 for request in taken:
@@ -218,19 +223,33 @@ class GroupCommitter:
                     )
             raise
 
+    def _store(self, keys: list[tuple[UUID, bytes, datetime]], events: list[Any]) -> list[Any]:
+        if keys and self._keys_with_events:
+            return self._save(*events, data_keys=keys)
+        return self._save(*events)
+
+    @staticmethod
+    def _rows(request: _Request) -> list[tuple[UUID, bytes, datetime]]:
+        return [(k.key_id, k.wrapped, k.at) for k in request.keys]
+
     @staticmethod
     def _collect(request: _Request) -> list[Any]:
         # Events, not aggregates: a failed save has already emptied the aggregates' pending
         # events, and the one-by-one fallback must save them again.
         return [e for aggregate in request.aggregates for e in aggregate.collect_events()]
 
-    def _one_by_one(self, taken: list[_Request], events: list[list[Any]]) -> None:
+    def _one_by_one(
+        self,
+        taken: list[_Request],
+        events: list[list[Any]],
+        keys: list[list[tuple[UUID, bytes, datetime]]],
+    ) -> None:
         """A clash fails the whole batch: save each request alone so only the offender fails."""
         self.stats.fallbacks += 1
-        for request, group in zip(taken, events, strict=True):
+        for request, group, rows in zip(taken, events, keys, strict=True):
             start = time.perf_counter()
             try:
-                recordings = self._save(*group)
+                recordings = self._store(rows, group)
             except Exception as error:
                 request.future.set_exception(error)
             else:

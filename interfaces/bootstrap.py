@@ -402,9 +402,11 @@ def _committer(
     The writer thread starts with the first create: CLI commands never start one."""
     if not settings.group_commit or not isinstance(read_db, PostgresReadDatabase):
         return None
+    # The event store's recorder (KeyedPostgresApplicationRecorder) stores a batch's data keys
+    # in its events' transaction.
     return GroupCommitter(
         complaints.save,
-        store_keys=complaints.personal_data.keys.add_many,
+        keys_with_events=True,
         queue_size=settings.group_commit_queue_size,
         max_batch=settings.group_commit_max_batch,
         queued_seconds=settings.group_commit_queued_seconds,

@@ -12,9 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
+from eventsourcing.persistence import IntegrityError
 from prometheus_client.parser import text_string_to_metric_families
 
 from application.complaints import CommandResult, Complaints, PreparedCase
+from domain.tracking_index import TrackingNumberIndex
 from infrastructure.clock import ManualClock
 from infrastructure.group_commit import GroupCommitter
 from infrastructure.settings import Settings
@@ -342,3 +344,31 @@ def test_creates_turned_away_by_back_pressure_are_counted(api: Api) -> None:
     rejected = ("aduan_group_commit_rejected_total", (("reason", "queue_full"),))
     assert scrape(api)[rejected] == 1
     assert committer.stats.rejected == 1
+
+
+def test_a_batch_stores_its_data_keys_in_the_transaction_of_its_events(api: Api) -> None:
+    """On PostgreSQL the writer hands the keys to the event store's recorder: a key is stored
+    exactly when the events naming it are, never alone."""
+    complaints = api.container.complaints
+    keys = complaints.personal_data.keys
+    first = complaints.prepare_case(INTAKE, new_case(), store_key=False)
+    clash = complaints.prepare_case(INTAKE, new_case(), store_key=False)
+    assert isinstance(first, PreparedCase) and isinstance(clash, PreparedCase)
+    assert first.key is not None and clash.key is not None
+    committer = committer_of(api)
+
+    stored = committer.submit(first.aggregates, (first.key,)).result(timeout=30)
+    assert len(stored) == 2
+    assert keys.get(first.key.key_id) == first.key.wrapped
+
+    # The second case claims the first one's tracking number: its events clash, so its key,
+    # which came in the same transaction, is not stored either.
+    index = TrackingNumberIndex.assign(
+        first.case.tracking_number, clash.case.id, complaints.clock.now()
+    )
+    with pytest.raises(IntegrityError):
+        committer.submit((clash.case, index), (clash.key,)).result(timeout=30)
+    complaints.release(first)
+    complaints.release(clash)
+    assert keys.get(clash.key.key_id) is None
+    assert [str(n.originator_id) for n in received_events(complaints)] == [str(first.case.id)]

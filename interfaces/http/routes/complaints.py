@@ -159,7 +159,9 @@ async def create_complaint(
         received_at=body.received_at,
         external_ref=body.external_ref,
     )
-    fingerprint = _fingerprint(services.fingerprint_key, body)
+    # Only a keyed create can be replayed (an unkeyed one gets a fresh id), so only it needs
+    # the fingerprint that tells a replay from a different body under the same key.
+    fingerprint = _fingerprint(services.fingerprint_key, body) if idempotency_key else None
     complaints, committer = services.complaints, services.committer
     if committer is None:
         result = await run_in_threadpool(
