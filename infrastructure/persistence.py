@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,9 @@ from eventsourcing.persistence import Recorder, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder
-from psycopg import Cursor
+from psycopg import Connection, Cursor
 from psycopg.sql import SQL, Identifier
+from psycopg_pool import ConnectionPool
 
 from application.ports import Positions
 from infrastructure.keystore import KEYS
@@ -46,6 +48,27 @@ class KeyedPostgresApplicationRecorder(PostgresApplicationRecorder):
         keys = kwargs.get("data_keys")
         if keys:
             curs.executemany(self._insert_keys, keys)
+
+
+def ping_when_idle(pool: ConnectionPool[Any], idle_seconds: float = 1.0) -> None:
+    """Check a connection at checkout (a round trip) only if it sat idle ``idle_seconds``.
+
+    The pools check every connection they hand out (``POSTGRES_PRE_PING``, ``check=``), so a
+    connection the server dropped (a restart) is replaced instead of failing a request. Under
+    load that is one round trip per transaction, a group-commit batch's included, for a
+    connection used a moment ago; a connection idle for a while is still checked. (psycopg_pool
+    keeps its check in ``_check``; it is replaced here, the rest of the pool unchanged.)
+    """
+    if pool._check is None:
+        return
+
+    def check(conn: Connection[Any]) -> None:
+        now = time.monotonic()
+        if now - getattr(conn, "_aduan_checked_at", -idle_seconds) >= idle_seconds:
+            ConnectionPool.check_connection(conn)
+        conn._aduan_checked_at = now  # type: ignore[attr-defined]
+
+    pool._check = check
 
 
 def event_store_env(settings: Settings) -> dict[str, str]:

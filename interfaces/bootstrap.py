@@ -41,7 +41,12 @@ from infrastructure.feeds import LocalFeed, RedisFeed
 from infrastructure.group_commit import GroupCommitter
 from infrastructure.keystore import SqlKeyStore
 from infrastructure.metrics import Metrics
-from infrastructure.persistence import event_store_env, positions_for, read_database_path
+from infrastructure.persistence import (
+    event_store_env,
+    ping_when_idle,
+    positions_for,
+    read_database_path,
+)
 from infrastructure.ratelimit import LocalRateLimiter, RedisRateLimiter
 from infrastructure.read_models import Catalog, CatalogReadSide, SqlView, StalePosition
 from infrastructure.readstore import PostgresReadDatabase, ReadDatabase, SQLiteReadDatabase
@@ -353,6 +358,9 @@ def bootstrap(
         fixed={name: view for name, (_, view) in append_only.items()},
     )
     projections = {name: p for name, (p, _) in (rebuildable | append_only).items()}
+    if isinstance(read_db, PostgresReadDatabase):
+        ping_when_idle(complaints.recorder.datastore.pool)  # type: ignore[attr-defined]
+        ping_when_idle(read_db.pool)
     metrics = Metrics()
     committer = _committer(settings, complaints, read_db, metrics)
     breaker = _breaker(settings, complaints, read_db)

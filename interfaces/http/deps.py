@@ -72,13 +72,12 @@ async def services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-async def principal(
-    request: Request,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> Principal:
-    # The services straight from the app, not as a dependency: every route resolves this one,
-    # and each dependency it has is one more step of FastAPI's resolution per request.
+async def principal(request: Request) -> Principal:
+    # The services and the header straight from the request, not as a dependency and a header
+    # parameter: every route resolves this one (some twice), and each of those is one more step
+    # of FastAPI's resolution per request. (The header is not in the OpenAPI document anyway.)
     services: Services = request.app.state.services
+    authorization = request.headers.get("authorization")
     if not authorization:
         raise AuthenticationFailed("send a bearer token in the Authorization header")
     scheme, _, token = authorization.partition(" ")
