@@ -22,8 +22,9 @@ class Committer(Protocol):
     queued_seconds: float
 
     def submit(self, aggregates: Sequence[Any], keys: Sequence[NewKey] = ()) -> Future[list[Any]]:
-        """Queue new aggregates, and the data keys to store before them (one transaction for a
-        batch's keys, then one for its events); the future gives their recordings, in order.
+        """Queue new aggregates, and the data keys their events name (stored no later than the
+        events: on PostgreSQL in the same transaction as a batch's events); the future gives
+        their recordings, in order.
 
         Raises CommitterUnavailable at once when the queue is full. The future fails with
         IntegrityError when these aggregates (and only these) clash with stored ones.

@@ -54,3 +54,9 @@ class TooManyAttempts(ApplicationError):
     def __init__(self, retry_after: float) -> None:
         self.retry_after = retry_after
         super().__init__("too many wrong PINs; retry later")
+class StoreUnavailable(ApplicationError):
+    """The database cannot be reached; nothing was tried or written. Retry after a while."""
+
+    def __init__(self, retry_after: float = 1.0) -> None:
+        self.retry_after = retry_after
+        super().__init__("the database cannot be reached; retry shortly")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import threading
 from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
@@ -38,6 +39,17 @@ class AesGcmEnvelope:
         if len(kek) != KEY_BYTES:
             raise ValueError("the key-encryption key must be 32 bytes")
         self._kek = AESGCM(kek)
+        # A create seals several fields under one new key: the cipher is built once for them.
+        # One per thread, replaced by the next key (never more than one key kept this way).
+        self._last = threading.local()
+
+    def _aead(self, key: bytes) -> AESGCM:
+        last = getattr(self._last, "pair", None)
+        if last is not None and hmac.compare_digest(last[0], key):
+            return last[1]  # type: ignore[no-any-return]
+        aead = AESGCM(key)
+        self._last.pair = (key, aead)
+        return aead
 
     @classmethod
     def from_master_secret(cls, master_secret: str) -> AesGcmEnvelope:
@@ -59,7 +71,7 @@ class AesGcmEnvelope:
 
     def seal(self, key: bytes, key_id: UUID, associated: bytes, text: str) -> SealedText:
         nonce = os.urandom(NONCE_BYTES)
-        return SealedText(key_id, nonce, AESGCM(key).encrypt(nonce, text.encode(), associated))
+        return SealedText(key_id, nonce, self._aead(key).encrypt(nonce, text.encode(), associated))
 
     def open(self, key: bytes, sealed: SealedText, associated: bytes) -> str:
         try:

@@ -6,11 +6,12 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
@@ -29,6 +30,21 @@ class _Request:
     aggregates: tuple[Any, ...]
     keys: tuple[NewKey, ...]
     future: Future[list[Any]] = field(default_factory=Future)
+    submitted: float = field(default_factory=time.perf_counter)
+
+
+class CommitObserver(Protocol):
+    """Told what the writer does (the process's metrics)."""
+
+    def committed(self, requests: int, seconds: float) -> None:
+        """A batch of ``requests`` was stored; keys and events took ``seconds``."""
+
+    def taken(self, waited: float) -> None:
+        """The writer took a request that had waited ``waited`` seconds in the queue."""
+
+    def rejected(self, reason: str) -> None:
+        """A request was turned away: ``queue_full``, ``gave_up_queued`` (timed out or its
+        client left while queued), or ``stopped``."""
 
 
 @dataclass
@@ -40,6 +56,7 @@ class CommitStats:
     largest_batch: int = 0
     fallbacks: int = 0  # batches saved one request at a time after an IntegrityError
     restarts: int = 0  # writer threads replaced after dying
+    rejected: int = 0  # turned away: queue full, given up while queued, or stopped
 
 
 class GroupCommitter:
@@ -58,8 +75,14 @@ class GroupCommitter:
         max_batch: int = 64,
         queued_seconds: float = 5.0,
         paused: bool = False,
+        observer: CommitObserver | None = None,
+        keys_with_events: bool = False,
     ) -> None:
         self._save = save
+        self._observer = observer
+        # True: ``save(*events, data_keys=[...])`` stores the keys in the events' transaction
+        # (KeyedPostgresApplicationRecorder); False: ``store_keys`` first, in one of its own.
+        self._keys_with_events = keys_with_events
         self._store_keys = store_keys
         self._queue: queue.Queue[_Request | None] = queue.Queue(maxsize=queue_size)
         self._max_batch = max_batch
@@ -84,15 +107,17 @@ class GroupCommitter:
 
     def submit(self, aggregates: Sequence[Any], keys: Sequence[NewKey] = ()) -> Future[list[Any]]:
         if self._stopping:
+            self._rejected("stopped")
             raise CommitterUnavailable("the service is shutting down; retry shortly")
         if not self._paused:
             self.start()  # lazily, and supervision on the request path: a dead one is replaced
-        if keys and self._store_keys is None:
+        if keys and self._store_keys is None and not self._keys_with_events:
             raise ValueError("this committer stores no keys")
         request = _Request(tuple(aggregates), tuple(keys))
         try:
             self._queue.put_nowait(request)
         except queue.Full:
+            self._rejected("queue_full")
             raise CommitterUnavailable("too many new cases waiting to be stored") from None
         return request.future
 
@@ -111,6 +136,7 @@ class GroupCommitter:
             except queue.Empty:
                 return
             if left is not None and left.future.set_running_or_notify_cancel():
+                self._rejected("stopped")
                 left.future.set_exception(CommitterUnavailable("the service stopped"))
 
     @property
@@ -155,33 +181,40 @@ class GroupCommitter:
         # A request cancelled while queued (it timed out) is dropped; the rest are now taken:
         # their callers wait for the commit, whatever it takes.
         taken = [r for r in batch if r.future.set_running_or_notify_cancel()]
+        for _ in range(len(batch) - len(taken)):
+            self._rejected("gave_up_queued")
         if not taken:
             return
+        start = time.perf_counter()
+        if self._observer is not None:
+            for request in taken:
+                self._observer.taken(start - request.submitted)
         try:
-            keys = [(k.key_id, k.wrapped, k.at) for r in taken for k in r.keys]
+            keys = [self._rows(r) for r in taken]
+            every_key = [row for rows in keys for row in rows]
             try:
-                if keys and self._store_keys is not None:
+                if every_key and not self._keys_with_events and self._store_keys is not None:
                     # Keys first: an event never names a key that is not stored.
-                    self._store_keys(keys)
+                    self._store_keys(every_key)
             except Exception as error:
                 for request in taken:
                     request.future.set_exception(error)
                 return
             events = [self._collect(r) for r in taken]
             try:
-                recordings = self._save(*(e for group in events for e in group))
+                recordings = self._store(every_key, [e for group in events for e in group])
             except IntegrityError:
-                self._one_by_one(taken, events)
+                self._one_by_one(taken, events, keys)
                 return
             except Exception as error:
                 for request in taken:
                     request.future.set_exception(error)
                 return
-            self._count(len(taken))
-            start = 0
+            self._count(len(taken), time.perf_counter() - start)
+            first = 0
             for request, group in zip(taken, events, strict=True):
-                request.future.set_result(recordings[start : start + len(group)])
-                start += len(group)
+                request.future.set_result(recordings[first : first + len(group)])
+                first += len(group)
         except BaseException:
             for request in taken:
                 if not request.future.done():
@@ -190,25 +223,47 @@ class GroupCommitter:
                     )
             raise
 
+    def _store(self, keys: list[tuple[UUID, bytes, datetime]], events: list[Any]) -> list[Any]:
+        if keys and self._keys_with_events:
+            return self._save(*events, data_keys=keys)
+        return self._save(*events)
+
+    @staticmethod
+    def _rows(request: _Request) -> list[tuple[UUID, bytes, datetime]]:
+        return [(k.key_id, k.wrapped, k.at) for k in request.keys]
+
     @staticmethod
     def _collect(request: _Request) -> list[Any]:
         # Events, not aggregates: a failed save has already emptied the aggregates' pending
         # events, and the one-by-one fallback must save them again.
         return [e for aggregate in request.aggregates for e in aggregate.collect_events()]
 
-    def _one_by_one(self, taken: list[_Request], events: list[list[Any]]) -> None:
+    def _one_by_one(
+        self,
+        taken: list[_Request],
+        events: list[list[Any]],
+        keys: list[list[tuple[UUID, bytes, datetime]]],
+    ) -> None:
         """A clash fails the whole batch: save each request alone so only the offender fails."""
         self.stats.fallbacks += 1
-        for request, group in zip(taken, events, strict=True):
+        for request, group, rows in zip(taken, events, keys, strict=True):
+            start = time.perf_counter()
             try:
-                recordings = self._save(*group)
+                recordings = self._store(rows, group)
             except Exception as error:
                 request.future.set_exception(error)
             else:
-                self._count(1)
+                self._count(1, time.perf_counter() - start)
                 request.future.set_result(recordings)
 
-    def _count(self, requests: int) -> None:
+    def _count(self, requests: int, seconds: float) -> None:
         self.stats.batches += 1
         self.stats.requests += requests
         self.stats.largest_batch = max(self.stats.largest_batch, requests)
+        if self._observer is not None:
+            self._observer.committed(requests, seconds)
+
+    def _rejected(self, reason: str) -> None:
+        self.stats.rejected += 1
+        if self._observer is not None:
+            self._observer.rejected(reason)

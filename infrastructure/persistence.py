@@ -2,18 +2,73 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
-from eventsourcing.persistence import Recorder
+from eventsourcing.persistence import Recorder, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg import Connection, Cursor
 from psycopg.sql import SQL, Identifier
+from psycopg_pool import ConnectionPool
 
 from application.ports import Positions
+from infrastructure.keystore import KEYS
 from infrastructure.settings import Settings
+
+
+class KeyedPostgresApplicationRecorder(PostgresApplicationRecorder):
+    """The library's recorder, plus the data keys of new cases in the events' own transaction.
+
+    ``save(*aggregates, data_keys=[(key_id, wrapped, at), ...])`` reaches ``insert_events`` with
+    the keys; the library's ``_insert_events`` hook (meant for statements that go with the
+    events) inserts them into the key store's table, pipelined before the events: one round
+    trip and one commit for a group-commit batch's keys and events, and a key is stored exactly
+    when the events naming it are. Without ``data_keys`` it is the library's recorder.
+    """
+
+    def __init__(
+        self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
+    ) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self._insert_keys = SQL(
+            "INSERT INTO {schema}.{table} (key_id, wrapped_key, created_at) VALUES (%s, %s, %s) "
+            "ON CONFLICT (key_id) DO NOTHING"
+        ).format(schema=Identifier(datastore.schema), table=Identifier(KEYS))
+
+    def _insert_events(
+        self, curs: Cursor[Any], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        keys = kwargs.get("data_keys")
+        if keys:
+            curs.executemany(self._insert_keys, keys)
+
+
+def ping_when_idle(pool: ConnectionPool[Any], idle_seconds: float = 1.0) -> None:
+    """Check a connection at checkout (a round trip) only if it sat idle ``idle_seconds``.
+
+    The pools check every connection they hand out (``POSTGRES_PRE_PING``, ``check=``), so a
+    connection the server dropped (a restart) is replaced instead of failing a request. Under
+    load that is one round trip per transaction, a group-commit batch's included, for a
+    connection used a moment ago; a connection idle for a while is still checked. (psycopg_pool
+    keeps its check in ``_check``; it is replaced here, the rest of the pool unchanged.)
+    """
+    if pool._check is None:
+        return
+
+    def check(conn: Connection[Any]) -> None:
+        now = time.monotonic()
+        if now - getattr(conn, "_aduan_checked_at", -idle_seconds) >= idle_seconds:
+            ConnectionPool.check_connection(conn)
+        conn._aduan_checked_at = now  # type: ignore[attr-defined]
+
+    pool._check = check
 
 
 def event_store_env(settings: Settings) -> dict[str, str]:
@@ -37,6 +92,10 @@ def event_store_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_CONNECT_TIMEOUT": str(settings.postgres_connect_timeout),
         "POSTGRES_LOCK_TIMEOUT": str(settings.postgres_lock_timeout),
         "POSTGRES_PRE_PING": "y",
+        "APPLICATION_RECORDER_TOPIC": (
+            f"{KeyedPostgresApplicationRecorder.__module__}:"
+            f"{KeyedPostgresApplicationRecorder.__qualname__}"
+        ),
     }
 
 

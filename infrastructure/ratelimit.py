@@ -53,6 +53,8 @@ class LocalRateLimiter:
     starts full again), so a flood of distinct clients cannot grow memory without bound.
     """
 
+    blocking = False  # no I/O: the HTTP layer asks it on its event loop
+
     def __init__(
         self,
         per_minute: int,

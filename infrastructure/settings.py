@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     postgres_connect_timeout: int = 5
     postgres_lock_timeout: int = 5
     postgres_schema: str | None = None
+    # Circuit breaker in front of PostgreSQL (both pools): after db_breaker_failures failures in
+    # a row to reach it, every call fails at once (503 + Retry-After) for db_breaker_open_seconds,
+    # then one probe goes through and closes it on success. 0 failures turns it off.
+    db_breaker_failures: int = 1
+    db_breaker_open_seconds: float = 2.0
     # Group commit of creates on PostgreSQL: one writer saves, in one transaction, whatever
     # creates are waiting (at most max_batch). A create may wait queued_seconds in the queue;
     # a full queue answers 503.

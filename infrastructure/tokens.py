@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 import urllib.request
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,8 +49,44 @@ def principal_from_claims(claims: dict[str, Any], roles_claim: str, units_claim:
     )
 
 
+class VerifiedTokens:
+    """Tokens that verified, each with its principal, until it expires (``exp`` + leeway).
+
+    A client sends the same bearer token with every request: checking its signature and claims
+    again gives the same answer until it expires (a later ``nbf`` or ``iat`` cannot appear in
+    a token already accepted), so the answer is kept. Only successes are kept, at most
+    ``max_tokens`` (least recently used go first), and an expired one is never answered.
+    """
+
+    def __init__(self, max_tokens: int = 4096, clock: Callable[[], float] = time.time) -> None:
+        self._max = max_tokens
+        self._clock = clock
+        self._tokens: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> Principal | None:
+        with self._lock:
+            found = self._tokens.get(token)
+            if found is None:
+                return None
+            if self._clock() >= found[1]:
+                del self._tokens[token]
+                return None
+            self._tokens.move_to_end(token)
+            return found[0]
+
+    def put(self, token: str, principal: Principal, until: float) -> None:
+        with self._lock:
+            self._tokens[token] = (principal, until)
+            self._tokens.move_to_end(token)
+            while len(self._tokens) > self._max:
+                self._tokens.popitem(last=False)
+
+
 class SharedSecretTokens:
     """Verifies and issues HS256 tokens; the algorithm is pinned, ``exp`` is required."""
+
+    blocking = False  # CPU only: the HTTP layer checks tokens on its event loop
 
     def __init__(
         self,
@@ -69,8 +106,12 @@ class SharedSecretTokens:
         self._leeway = leeway_seconds
         self._roles_claim = roles_claim
         self._units_claim = units_claim
+        self._verified = VerifiedTokens()
 
     def authenticate(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None:
+            return known
         try:
             claims = jwt.decode(
                 token,
@@ -83,7 +124,9 @@ class SharedSecretTokens:
             )
         except jwt.PyJWTError as error:
             raise AuthenticationFailed(f"invalid token: {error}") from error
-        return principal_from_claims(claims, self._roles_claim, self._units_claim)
+        found = principal_from_claims(claims, self._roles_claim, self._units_claim)
+        self._verified.put(token, found, claims["exp"] + self._leeway)
+        return found
 
     def issue(
         self,

@@ -31,6 +31,7 @@ from domain.units import UnitDirectory
 from infrastructure.access_log import SqlAccessLog
 from infrastructure.alerts import SqlAlertStore, UrllibTransport
 from infrastructure.attempts import LocalAttempts, RedisAttempts
+from infrastructure.breaker import CircuitBreaker, guard_pool
 from infrastructure.calendars import HolidayCalendars
 from infrastructure.clock import SystemClock, SystemRandomness
 from infrastructure.configuration import LiveConfiguration
@@ -48,7 +49,12 @@ from infrastructure.keystore import SqlKeyStore
 from infrastructure.lapor_http import HttpLaporGateway
 from infrastructure.lapor_store import SqlLaporStore
 from infrastructure.metrics import Metrics
-from infrastructure.persistence import event_store_env, positions_for, read_database_path
+from infrastructure.persistence import (
+    event_store_env,
+    ping_when_idle,
+    positions_for,
+    read_database_path,
+)
 from infrastructure.ratelimit import LocalRateLimiter, RedisRateLimiter
 from infrastructure.read_models import Catalog, CatalogReadSide, SqlView, StalePosition
 from infrastructure.readstore import PostgresReadDatabase, ReadDatabase, SQLiteReadDatabase
@@ -107,6 +113,7 @@ class Container:
     committer: GroupCommitter | None = None  # creates' group commit (PostgreSQL only)
     lapor: SqlLaporStore | None = None  # the SP4N-LAPOR! outbox and poll state
     public: PublicDesk | None = None  # the complainant's side (/v1/public/...)
+    breaker: CircuitBreaker | None = None  # fail fast while PostgreSQL is gone
 
     def http_app(self) -> FastAPI:
         return create_app(
@@ -416,6 +423,13 @@ def bootstrap(
         fixed={name: view for name, (_, view) in append_only.items()},
     )
     projections = {name: p for name, (p, _) in (rebuildable | append_only).items()}
+    if isinstance(read_db, PostgresReadDatabase):
+        ping_when_idle(complaints.recorder.datastore.pool)  # type: ignore[attr-defined]
+        ping_when_idle(read_db.pool)
+    metrics = Metrics()
+    committer = _committer(settings, complaints, read_db, metrics)
+    breaker = _breaker(settings, complaints, read_db)
+    metrics.watch(committer, breaker)
     return Container(
         settings,
         complaints,
@@ -426,14 +440,15 @@ def bootstrap(
         read_db,
         catalog,
         projections,
-        Metrics(),
+        metrics,
         Ticker(),
         _queue_feed(settings),
         audit_signer=CheckpointSigner(_audit_signing_seed(settings, root_secret)),
         alerts=SqlAlertStore(read_db),
         admin=admin,
         rate_limiter=_rate_limiter(settings),
-        committer=_committer(settings, complaints, read_db),
+        committer=committer,
+        breaker=breaker,
         lapor=lapor,
         public=_public_desk(settings, complaints, units),
     )
@@ -462,20 +477,38 @@ def _public_desk(settings: Settings, complaints: Complaints, units: UnitDirector
     )
 
 
-def _committer(
+def _breaker(
     settings: Settings, complaints: Complaints, read_db: ReadDatabase
+) -> CircuitBreaker | None:
+    """One breaker for the PostgreSQL server, in front of the event store's pool and the read
+    store's; None on SQLite (embedded: nothing to reach) or with ADUAN_DB_BREAKER_FAILURES=0."""
+    if settings.db_breaker_failures <= 0 or not isinstance(read_db, PostgresReadDatabase):
+        return None
+    breaker = CircuitBreaker(
+        failures=settings.db_breaker_failures, open_seconds=settings.db_breaker_open_seconds
+    )
+    guard_pool(complaints.recorder.datastore.pool, breaker)  # type: ignore[attr-defined]
+    guard_pool(read_db.pool, breaker)
+    return breaker
+
+
+def _committer(
+    settings: Settings, complaints: Complaints, read_db: ReadDatabase, metrics: Metrics
 ) -> GroupCommitter | None:
     """Group commit for creates on PostgreSQL; SQLite keeps one save per request.
 
     The writer thread starts with the first create: CLI commands never start one."""
     if not settings.group_commit or not isinstance(read_db, PostgresReadDatabase):
         return None
+    # The event store's recorder (KeyedPostgresApplicationRecorder) stores a batch's data keys
+    # in its events' transaction.
     return GroupCommitter(
         complaints.save,
-        store_keys=complaints.personal_data.keys.add_many,
+        keys_with_events=True,
         queue_size=settings.group_commit_queue_size,
         max_batch=settings.group_commit_max_batch,
         queued_seconds=settings.group_commit_queued_seconds,
+        observer=metrics,
     )
 
 

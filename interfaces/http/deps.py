@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ValidationError
 
 from application.access import Principal, Role
@@ -56,28 +57,44 @@ class Services:
     public: PublicDesk | None = None  # the complainant's side (/v1/public/...); None: off
 
 
-def services(request: Request) -> Services:
+# The dependencies every route shares are ``async``: a plain ``def`` one costs a trip through the
+# thread pool per request. What may block (a JWKS fetch, Redis, the stored configuration) still
+# goes to the thread pool; what says ``blocking = False`` (HS256 tokens, in-process buckets) runs
+# here, on the event loop, as the CPU-only work it is.
+
+
+def _blocks(part: object) -> bool:
+    return bool(getattr(part, "blocking", True))
+
+
+async def services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-def principal(
-    services: ServicesDep,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> Principal:
+async def principal(request: Request) -> Principal:
+    # The services and the header straight from the request, not as a dependency and a header
+    # parameter: every route resolves this one (some twice), and each of those is one more step
+    # of FastAPI's resolution per request. (The header is not in the OpenAPI document anyway.)
+    services: Services = request.app.state.services
+    authorization = request.headers.get("authorization")
     if not authorization:
         raise AuthenticationFailed("send a bearer token in the Authorization header")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationFailed("the Authorization header must be 'Bearer <token>'")
-    found = services.authenticator.authenticate(token.strip())
+    authenticator = services.authenticator
+    if _blocks(authenticator):
+        found = await run_in_threadpool(authenticator.authenticate, token.strip())
+    else:
+        found = authenticator.authenticate(token.strip())
     if found.sub in RESERVED_SUBJECTS:
         raise AuthenticationFailed(f"the subject '{found.sub}' is reserved for the service")
     if services.admin is not None and Role.AUDITOR in found.roles:
         # Grants live in the agency's configuration, not in the token: add them here, once.
-        found = found.with_grants(services.admin.grants_for(found.sub))
+        found = found.with_grants(await run_in_threadpool(services.admin.grants_for, found.sub))
     return found
 
 
@@ -100,11 +117,20 @@ def enforce_rate_limit(services: Services, key: str) -> None:
         )
 
 
+async def _enforce(services: Services, key: str) -> None:
+    if services.rate_limiter is None:
+        return
+    if _blocks(services.rate_limiter):
+        await run_in_threadpool(enforce_rate_limit, services, key)
+    else:
+        enforce_rate_limit(services, key)
+
+
 def limit_per_caller(scope: str):  # type: ignore[no-untyped-def]
     """Dependency: a rate limit per token subject (after 401, before the body is read)."""
 
-    def check(principal: PrincipalDep, services: ServicesDep) -> None:
-        enforce_rate_limit(services, f"{scope}:sub:{principal.sub}")
+    async def check(request: Request, principal: PrincipalDep) -> None:
+        await _enforce(request.app.state.services, f"{scope}:sub:{principal.sub}")
 
     return Depends(check)
 
@@ -117,9 +143,9 @@ def limit_per_client(scope: str):  # type: ignore[no-untyped-def]
     better key (a public client id) calls ``enforce_rate_limit`` itself.
     """
 
-    def check(request: Request, services: ServicesDep) -> None:
+    async def check(request: Request, services: ServicesDep) -> None:
         client = request.client.host if request.client is not None else "unknown"
-        enforce_rate_limit(services, f"{scope}:ip:{client}")
+        await _enforce(services, f"{scope}:ip:{client}")
 
     return Depends(check)
 
@@ -174,8 +200,15 @@ async def read_body(request: Request, limit: int) -> bytes:
 def json_body(model: type[M]) -> Callable[..., Awaitable[M]]:
     """A dependency that reads, size-checks and validates the body after the other checks."""
 
-    async def dependency(request: Request, services: ServicesDep) -> M:
+    async def dependency(request: Request) -> M:
+        services: Services = request.app.state.services
         raw = await read_body(request, services.max_body_bytes)
+        try:
+            # The common case in one step (pydantic parses and validates the JSON together);
+            # anything it refuses goes the long way below, for the same errors as ever.
+            return model.model_validate_json(raw)
+        except ValidationError:
+            pass
         try:
             data: Any = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:

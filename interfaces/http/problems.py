@@ -23,6 +23,7 @@ from application.errors import (
     NotFound,
     PreconditionRequired,
     RequestInFlight,
+    StoreUnavailable,
     TooManyAttempts,
     UnknownUnit,
     VersionConflict,
@@ -151,6 +152,9 @@ def _translate(error: Exception) -> Problem | None:
                 current_status=error.status,
                 allowed_from=list(error.allowed_from),
             )
+        case StoreUnavailable():
+            # The breaker is open: failed at once, without asking the database.
+            return _unavailable(max(1, math.ceil(error.retry_after)))
         case (
             OperationalError()
             | InterfaceError()
@@ -159,14 +163,18 @@ def _translate(error: Exception) -> Problem | None:
             | sqlite3.OperationalError()
         ):
             log.warning("database unavailable: %s", type(error).__name__)
-            return Problem(
-                503,
-                "store-unavailable",
-                "Service unavailable",
-                "the database cannot be reached; retry shortly",
-                headers={"Retry-After": "2"},
-            )
+            return _unavailable(2)
     return None
+
+
+def _unavailable(retry_after: int) -> Problem:
+    return Problem(
+        503,
+        "store-unavailable",
+        "Service unavailable",
+        "the database cannot be reached; retry shortly",
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -222,6 +230,7 @@ KNOWN_ERRORS: tuple[type[Exception], ...] = (
     RequestInFlight,
     TooManyAttempts,
     TransitionNotAllowed,
+    StoreUnavailable,
     OperationalError,
     InterfaceError,
     psycopg.OperationalError,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
-from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,30 +24,46 @@ def _is_docs(path: str) -> bool:
 
 
 class SecurityHeaders:
-    """Adds the security headers to every response, including preflights and errors."""
+    """Adds the security headers to every response, including preflights and errors.
+
+    Each one replaces a header of the same name the response may have set, except
+    Cache-Control, which is added only when the response has none. The raw header list is
+    edited directly (a header object per response costs more than the headers themselves)."""
 
     def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
         self.hsts = hsts
+        always = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", b"no-referrer"),
+        ]
+        if hsts:
+            always.append((b"strict-transport-security", HSTS.encode()))
+        self._docs = always
+        self._api = [*always, (b"content-security-policy", JSON_POLICY.encode())]
+        self._names = {name for name, _ in self._api}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         docs = _is_docs(scope["path"])
+        added = self._docs if docs else self._api
+        names = self._names
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["X-Content-Type-Options"] = "nosniff"
-                headers["X-Frame-Options"] = "DENY"
-                headers["Referrer-Policy"] = "no-referrer"
-                if not docs:
-                    headers["Content-Security-Policy"] = JSON_POLICY
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", ())
+                    if name.lower() not in names
+                ]
+                if not docs and not any(name.lower() == b"cache-control" for name, _ in headers):
                     # Answers carry case data: no shared or browser cache keeps them.
-                    headers.setdefault("Cache-Control", "no-store")
-                if self.hsts:
-                    headers["Strict-Transport-Security"] = HSTS
+                    headers.append((b"cache-control", b"no-store"))
+                headers.extend(added)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -12,8 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
+from eventsourcing.persistence import IntegrityError
+from prometheus_client.parser import text_string_to_metric_families
 
 from application.complaints import CommandResult, Complaints, PreparedCase
+from domain.tracking_index import TrackingNumberIndex
 from infrastructure.clock import ManualClock
 from infrastructure.group_commit import GroupCommitter
 from infrastructure.settings import Settings
@@ -39,7 +42,10 @@ def swap_committer(api: Api, **options: Any) -> GroupCommitter:
     """Put a committer with other options in front of the running service."""
     complaints = api.container.complaints
     committer = GroupCommitter(
-        complaints.save, store_keys=complaints.personal_data.keys.add_many, **options
+        complaints.save,
+        store_keys=complaints.personal_data.keys.add_many,
+        observer=api.container.metrics,
+        **options,
     )
     api.client.app.state.services.committer = committer  # type: ignore[attr-defined]
     api.container.committer, old = committer, api.container.committer
@@ -293,3 +299,76 @@ def test_a_create_the_writer_has_taken_waits_for_its_commit_past_the_queue_timeo
 
     assert answers[0].status_code == 201
     assert [str(n.originator_id) for n in received_events(complaints)] == [answers[0].json()["id"]]
+
+
+def scrape(api: Api) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of /metrics, by name and labels."""
+    answer = api.client.get("/metrics")
+    assert answer.status_code == 200
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+
+
+def test_a_create_moves_the_group_commit_metrics(api: Api) -> None:
+    before = scrape(api)
+    answer = api.client.post(CREATE, json=complaint_body(), headers=api.headers("intake_officer"))
+    assert answer.status_code == 201
+    after = scrape(api)
+
+    for name in (
+        "aduan_group_commit_batch_size_count",
+        "aduan_group_commit_queue_wait_seconds_count",
+        "aduan_group_commit_commit_seconds_count",
+    ):
+        assert after[(name, ())] == before.get((name, ()), 0) + 1, name
+    batch_sum = ("aduan_group_commit_batch_size_sum", ())
+    assert after[batch_sum] == before.get(batch_sum, 0) + 1  # a batch of one create
+    assert after[("aduan_group_commit_queued", ())] == 0
+    assert after[("aduan_db_breaker_state", (("state", "closed"),))] == 1
+    assert after[("aduan_db_breaker_state", (("state", "open"),))] == 0
+    assert after[("aduan_db_breaker_rejected_total", ())] == 0
+
+
+def test_creates_turned_away_by_back_pressure_are_counted(api: Api) -> None:
+    committer = swap_committer(api, queue_size=1, queued_seconds=60, paused=True)
+    waiting, answers = post_in_background(api, complaint_body(subject="queued"))
+    wait_until(lambda: committer.waiting() == 1)
+    refused = api.client.post(CREATE, json=complaint_body(), headers=api.headers("intake_officer"))
+    committer.start()
+    waiting.join()
+
+    assert refused.status_code == 503 and answers[0].status_code == 201
+    rejected = ("aduan_group_commit_rejected_total", (("reason", "queue_full"),))
+    assert scrape(api)[rejected] == 1
+    assert committer.stats.rejected == 1
+
+
+def test_a_batch_stores_its_data_keys_in_the_transaction_of_its_events(api: Api) -> None:
+    """On PostgreSQL the writer hands the keys to the event store's recorder: a key is stored
+    exactly when the events naming it are, never alone."""
+    complaints = api.container.complaints
+    keys = complaints.personal_data.keys
+    first = complaints.prepare_case(INTAKE, new_case(), store_key=False)
+    clash = complaints.prepare_case(INTAKE, new_case(), store_key=False)
+    assert isinstance(first, PreparedCase) and isinstance(clash, PreparedCase)
+    assert first.key is not None and clash.key is not None
+    committer = committer_of(api)
+
+    stored = committer.submit(first.aggregates, (first.key,)).result(timeout=30)
+    assert len(stored) == 2
+    assert keys.get(first.key.key_id) == first.key.wrapped
+
+    # The second case claims the first one's tracking number: its events clash, so its key,
+    # which came in the same transaction, is not stored either.
+    index = TrackingNumberIndex.assign(
+        first.case.tracking_number, clash.case.id, complaints.clock.now()
+    )
+    with pytest.raises(IntegrityError):
+        committer.submit((clash.case, index), (clash.key,)).result(timeout=30)
+    complaints.release(first)
+    complaints.release(clash)
+    assert keys.get(clash.key.key_id) is None
+    assert [str(n.originator_id) for n in received_events(complaints)] == [str(first.case.id)]
