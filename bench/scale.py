@@ -125,6 +125,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="rebuild the read models from the log and compare with the copied rows",
     )
+    parser.add_argument(
+        "--py-spy", metavar="PATH", help="record the aduan server during the queue-page run"
+    )
+    parser.add_argument(
+        "--warm-alerts", action="store_true", help="SLA part: keep the alert log of a kept run"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database (development)")
     parser.add_argument("--reuse", metavar="DATABASE", help="measure a kept database again")
     args = parser.parse_args(argv)

@@ -239,6 +239,33 @@ def timed_threads(call: Any, count: int, threads: int) -> tuple[float, float, fl
     return percentile(flat, 50), percentile(flat, 99), len(flat) / seconds
 
 
+def summarise(path: Path, say: Any, top: int = 14) -> None:
+    """Own and inclusive shares of the request threads' frames in a py-spy raw file."""
+    from collections import Counter
+
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    if not path.exists():
+        say("     (py-spy wrote nothing)")
+        return
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [f.partition(" (")[0] + " (" + Path(f.partition(" (")[2]).name.split(":")[0] + ")"
+                  for f in stack.split(";")]  # fmt: skip
+        samples = int(count)
+        total += samples
+        own[frames[-1]] += samples
+        for frame in set(frames):
+            inclusive[frame] += samples
+    say(f"     py-spy of the aduan server during that run: {total} CPU samples; own time:")
+    for frame, samples in own.most_common(top):
+        say(f"       {samples / total:6.1%}  {frame}")
+    say("     inclusive:")
+    for frame, samples in inclusive.most_common(top * 2):
+        say(f"       {samples / total:6.1%}  {frame}")
+
+
 def sync_indexes(context: Context) -> None:
     """A kept database made by older code: its live tables get the indexes the views now define
     (created when missing, dropped when no longer defined)."""
@@ -361,7 +388,18 @@ def run_queries(context: Context) -> None:
         )
         baseline = None
         for label, url in urls.items():
+            spy = None
+            if args.py_spy and label == "GET /v1/queues/{unit}":
+                spy = subprocess.Popen(
+                    [args.py_spy, "record", "--pid", str(aduan.process.pid), "--format", "raw",
+                     "--duration", f"{args.duration:g}", "--rate", "200", "-o",
+                     str(workdir / "queue-page.txt")],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )  # fmt: skip
             run = run_wrk(url, token, args.duration, args.clients, label, workdir)
+            if spy is not None:
+                spy.wait(60)
+                summarise(workdir / "queue-page.txt", say)
             baseline = baseline or run
             flag = (
                 ""
@@ -434,7 +472,8 @@ def run_sla(context: Context) -> None:
     stages = sla.t("stages")
     now = datetime.now(UTC)
     with psycopg.connect(context.url, autocommit=True) as conn:
-        conn.execute(f"TRUNCATE {OUTBOX}, {ALERTS}")  # a cold alert log: every alert is new
+        if not context.args.warm_alerts:
+            conn.execute(f"TRUNCATE {OUTBOX}, {ALERTS}")  # a cold alert log: every alert is new
         open_cases, rows, due = conn.execute(
             f"SELECT count(DISTINCT case_id), count(*), count(*) FILTER (WHERE NOT paused AND "
             f"due_soon_at <= %s) FROM {stages}",
@@ -466,6 +505,8 @@ def run_sla(context: Context) -> None:
     started = time.perf_counter()
     raised = timer.tick(now)
     times["first tick"] = time.perf_counter() - started
+    if context.args.warm_alerts:
+        say("   (--warm-alerts: the alert log of an earlier run kept; the first tick is not cold)")
     started = time.perf_counter()
     again = timer.tick(now)
     times["steady tick"] = time.perf_counter() - started

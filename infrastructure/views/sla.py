@@ -92,6 +92,11 @@ class SqlSlaView(SqlView):
         )
         found: list[tuple[SlaRow, str]] = []
         with self.db.transaction() as cursor:
+            if self.db.dialect == "postgresql":
+                # Once most due stages have their alert, the LIMIT makes PostgreSQL probe the
+                # alert log once per due stage (nested loop: 3.2 s at 125k breached stages);
+                # a hash anti-join reads both once (0.8 s). Same rows, this transaction only.
+                cursor.execute("SET LOCAL enable_nestloop = off")
             cursor.execute(
                 f"SELECT {columns} FROM {self.t('stages')} s "
                 f"WHERE s.paused = %s AND s.due_at < %s AND {missing} "
