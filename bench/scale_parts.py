@@ -239,6 +239,17 @@ def timed_threads(call: Any, count: int, threads: int) -> tuple[float, float, fl
     return percentile(flat, 50), percentile(flat, 99), len(flat) / seconds
 
 
+IDLE_LEAVES = {
+    "Condition.wait",
+    "Event.wait",
+    "Queue.get",
+    "EpollSelector.select",
+    "select",
+    "Connection.wait",  # psycopg waiting for PostgreSQL's answer
+    "wait",
+}
+
+
 def summarise(path: Path, say: Any, top: int = 14) -> None:
     """Own and inclusive shares of the request threads' frames in a py-spy raw file."""
     from collections import Counter
@@ -249,16 +260,23 @@ def summarise(path: Path, say: Any, top: int = 14) -> None:
     if not path.exists():
         say("     (py-spy wrote nothing)")
         return
+    idle = 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         frames = [f.partition(" (")[0] + " (" + Path(f.partition(" (")[2]).name.split(":")[0] + ")"
                   for f in stack.split(";")]  # fmt: skip
+        if frames[-1].split(" (")[0] in IDLE_LEAVES:
+            idle += int(count)  # threads parked on a lock, queue or selector: not CPU
+            continue
         samples = int(count)
         total += samples
         own[frames[-1]] += samples
         for frame in set(frames):
             inclusive[frame] += samples
-    say(f"     py-spy of the aduan server during that run: {total} CPU samples; own time:")
+    say(
+        f"     py-spy of the aduan server during that run: {total} samples on CPU "
+        f"({idle} of parked threads left out); own time:"
+    )
     for frame, samples in own.most_common(top):
         say(f"       {samples / total:6.1%}  {frame}")
     say("     inclusive:")
