@@ -4,6 +4,7 @@ million stored cases, each against a baseline measured in the same run."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import secrets
 import signal
 import sys
@@ -147,6 +148,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     database = args.reuse or scale_data.new_database_name()
+    if args.keep or args.reuse:
+        # A kept database keeps data keys wrapped under a key derived from this secret: the
+        # runs that reuse it must have the same one (a bench-only secret).
+        args.jwt_secret = hashlib.sha256(f"aduan-scale-bench:{database}".encode()).hexdigest()
     created = args.reuse is not None
     with bp.sigterm_as_interrupt(), tempfile.TemporaryDirectory(prefix="aduan-scale-") as tmp:
         try:

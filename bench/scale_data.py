@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -560,7 +560,3 @@ def drop_database(name: str) -> None:
     bp.admin_execute(
         sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
     )
-
-
-def each(items: list[Any]) -> Iterator[Any]:
-    yield from items

@@ -439,8 +439,6 @@ def run_queries(context: Context) -> None:
             server.stop()
 
     say("   plans (EXPLAIN ANALYZE):")
-    statuses = sorted({"received", "acknowledged", "routed", "in_follow_up", "waiting"})
-    del statuses
     for label, sql, params in explained_queries(context, unit, now):
         say(f"   -- {label}\n{explain(context, sql, params)}")
 
