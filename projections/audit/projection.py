@@ -57,7 +57,12 @@ _scan_once = json.JSONDecoder().scan_once
 def loads(state: bytes) -> Any:
     """``json.loads(state)``, with less work for the usual stored state: UTF-8 text that is one
     object with no space around it. Anything else (and every error) goes to ``json.loads``."""
-    if state[:1] == b"{" and state[-1:] == b"}" and len(state) > 1 and state[1]:
+    if (
+        isinstance(state, bytes)
+        and state[:1] == b"{"
+        and state[-1:] == b"}"
+        and state[1:2] != b"\0"
+    ):
         # json.loads would detect UTF-8 (no BOM, second byte not NUL) and find no space first.
         text = state.decode("utf-8", "surrogatepass")
         try:
