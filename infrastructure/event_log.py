@@ -76,6 +76,18 @@ class PostgresEventLog(ApplicationLog):
         ).format(
             sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name)
         )
+        self._select_tuples = sql.SQL(
+            "SELECT notification_id, uuid_send(originator_id), originator_version, topic, state "
+            "FROM {}.{} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+        ).format(
+            sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name)
+        )
+
+    def read_tuples(self, after: int, limit: int) -> list[tuple[Any, ...]]:
+        """``read`` as plain tuples, the originator id as its 16 bytes (the audit verifier)."""
+        with self._db.pool.connection() as conn, conn.cursor(binary=True) as cursor:
+            cursor.execute(self._select_tuples, (after, limit))
+            return cursor.fetchall()
 
     def read(self, after: int, limit: int) -> list[LoggedEvent]:
         with self._db.pool.connection() as conn, conn.cursor(binary=True) as cursor:

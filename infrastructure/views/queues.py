@@ -32,7 +32,9 @@ class SqlQueueView(SqlView):
             "waiting_for_complainant BOOLEAN NOT NULL, next_stage TEXT, "
             "next_due_at TIMESTAMPTZ, next_due_soon_at TIMESTAMPTZ, version INTEGER NOT NULL, "
             "sort_key BIGINT NOT NULL, state BYTEA NOT NULL);"
-            "CREATE INDEX {t}_unit ON {t} (handling_unit, status, sort_key, id);"
+            # A page is the first rows of a unit in (sort_key, id) order whatever the statuses
+            # asked for: closed items sort last (NO_DUE), so open ones come first.
+            "CREATE INDEX {t}_order ON {t} (handling_unit, sort_key, id);"
             "CREATE INDEX {t}_counts ON {t} (handling_unit, restricted, status)"
         ),
     }

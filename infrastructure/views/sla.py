@@ -89,6 +89,11 @@ class SqlSlaView(SqlView):
         )
         found: list[tuple[SlaRow, str]] = []
         with self.db.transaction() as cursor:
+            if self.db.dialect == "postgresql":
+                # Once most breached stages have their alert, the LIMIT makes PostgreSQL probe
+                # the alert log once per breached stage (nested loop: 3.2 s at 125k of them);
+                # a hash anti-join reads both once (0.8 s). Same rows, this query only.
+                cursor.execute("SET LOCAL enable_nestloop = off")
             cursor.execute(
                 f"SELECT {columns} FROM {self.t('stages')} s "
                 f"WHERE s.paused = %s AND s.due_at < %s AND {missing} "
@@ -96,6 +101,10 @@ class SqlSlaView(SqlView):
                 (False, now, BREACHED, limit),
             )
             found += [(_row(r), BREACHED) for r in cursor.fetchall()]
+            if self.db.dialect == "postgresql":
+                # The due-soon stages are few: there a nested loop is the right plan (a merge
+                # anti-join on due_at alone, its choice otherwise, is 2.8 s at 1M cases).
+                cursor.execute("SET LOCAL enable_nestloop = on")
             cursor.execute(
                 f"SELECT {columns} FROM {self.t('stages')} s "
                 f"WHERE s.paused = %s AND s.due_soon_at <= %s AND s.due_at >= %s AND {missing} "

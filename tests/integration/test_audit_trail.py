@@ -24,7 +24,7 @@ from infrastructure.settings import Settings
 from interfaces.audit_cli import catch_up_trail
 from interfaces.bootstrap import Container, bootstrap
 from interfaces.cli import cli
-from projections.audit.verify import Verification, verify_trail, verify_view
+from projections.audit.verify import Verification, verify_chain, verify_trail, verify_view
 from projections.audit.view import AuditView, all_entries
 from tests.support import INTAKE, MONDAY, new_case
 
@@ -305,3 +305,55 @@ def test_the_cli_exports_verifies_the_export_and_checks_a_signed_checkpoint(
     done = runner.invoke(cli, ["audit", "verify", "--file", str(export)])
     assert done.exit_code == 1
     assert json.loads(done.stdout.splitlines()[0])["seq"] == 2
+
+
+TAMPERINGS: dict[str, Any] = {
+    "untouched": lambda s: None,
+    "event altered": lambda s: s.alter_event(5),
+    "event deleted": lambda s: s.store_sql(f"DELETE FROM {s.events} WHERE {s.pos} = 4"),
+    "events swapped": lambda s: s.swap(3, 8),
+    "actor changed": lambda s: s.trail_sql(
+        "UPDATE aduan_audit_chain SET actor_sub = 'mallory' WHERE seq = 6"
+    ),
+    "unit emptied": lambda s: s.trail_sql(
+        "UPDATE aduan_audit_chain SET actor_unit = NULL WHERE seq = 7"
+    ),
+    "time moved": lambda s: s.trail_sql(
+        "UPDATE aduan_audit_chain SET recorded_at = '2020-01-06 01:02:03+00:00' WHERE seq = 3"
+    ),
+    "case changed": lambda s: s.trail_sql(
+        "UPDATE aduan_audit_chain SET complaint_id = originator_id WHERE seq = 2"
+    ),
+    "type changed": lambda s: s.trail_sql(
+        "UPDATE aduan_audit_chain SET type = 'Closed' WHERE seq = 4"
+    ),
+    "version changed": lambda s: s.trail_sql(
+        "UPDATE aduan_audit_chain SET version = version + 1 WHERE seq = 5"
+    ),
+    "event hash in capitals": lambda s: s.trail_sql(
+        "UPDATE aduan_audit_chain SET event_hash = upper(event_hash) WHERE seq = 5"
+    ),
+    "hash changed": lambda s: s.trail_sql(
+        "UPDATE aduan_audit_chain SET hash = prev_hash WHERE seq = 8"
+    ),
+    "row deleted": lambda s: s.trail_sql("DELETE FROM aduan_audit_chain WHERE seq = 2"),
+    "last rows deleted": lambda s: s.trail_sql("DELETE FROM aduan_audit_chain WHERE seq > 7"),
+}
+
+
+@pytest.mark.parametrize("tampering", sorted(TAMPERINGS))
+def test_the_fast_verifier_on_postgresql_answers_as_the_reference_one(
+    service, tampering: str
+) -> None:
+    """verify_view reads tuples on PostgreSQL (verify_tuples); verify_chain over AuditEntry
+    objects is the reference: every tampering gets the same result from both."""
+    service.file_cases(4)
+    view = service.chain()
+    TAMPERINGS[tampering](service)
+    log = service.container.event_log()
+    fast_path = getattr(view, "entry_tuples", lambda *_: None)(0, 1) is not None
+    assert fast_path == (service.kind == "postgres")
+    for batch_size in (3, 5000):
+        reference = verify_chain(all_entries(view, batch_size), log, batch_size)
+        assert verify_view(view, log, batch_size) == reference
+        assert reference.ok == (tampering == "untouched" or tampering == "last rows deleted")

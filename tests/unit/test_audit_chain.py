@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from itertools import pairwise
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -19,7 +20,7 @@ from infrastructure.event_log import ApplicationLog
 from projections.audit.chain import GENESIS, chain_hash
 from projections.audit.checkpoints import CheckpointSigner
 from projections.audit.memory import MemoryAuditView
-from projections.audit.projection import AuditProjection, decoded_facts_of, facts_of
+from projections.audit.projection import AuditProjection, decoded_facts_of, facts_of, loads
 from projections.audit.verify import verify_trail, verify_view
 from projections.audit.view import AuditEntry, all_entries
 from projections.runner import Binding, LoggedEvent, Runner, run_to_head
@@ -322,3 +323,34 @@ def test_the_signing_key_comes_from_settings_as_hex_or_base64_else_from_the_root
     assert seed(None) != _audit_signing_seed(Settings(), "another root")
     with pytest.raises(ValueError, match="32 bytes"):
         seed("too short")
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=st.dictionaries(st.text(), _JSON, max_size=4),
+    before=st.sampled_from(["", " ", "\n"]),
+    after=st.sampled_from(["", " ", "x", "{}", "]"]),
+    cut=st.integers(min_value=0, max_value=3),
+    separators=st.sampled_from([(",", ":"), (", ", ": ")]),
+)
+def test_the_fast_json_reader_answers_as_json_loads(value, before, after, cut, separators) -> None:
+    """projection.loads (the audit trail's and the verifier's reader of stored states) returns
+    what json.loads returns, and raises the same error, for any bytes around a JSON object."""
+    text = before + json.dumps(value, separators=separators, ensure_ascii=False) + after
+    data = text.encode()
+    data = data[: len(data) - cut] if cut else data
+
+    def outcome(read: Any) -> Any:
+        try:
+            return ("value", read(data))
+        except Exception as error:  # the type and message must match
+            return ("error", type(error), str(error))
+
+    assert outcome(loads) == outcome(json.loads)
