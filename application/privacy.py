@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -147,6 +148,14 @@ class PersonalData:
     def opener(self, case_id: UUID) -> Opener:
         return Opener(self, case_id)
 
+    def open_text(self, case_id: UUID, field: str, value: Any) -> str | None:
+        """One sealed text of a case in clear; None once its key is destroyed (read models)."""
+        opener = self.opener(case_id)
+        if value is None or opener.erased(value):
+            return None
+        text = opener.text(field, value)
+        return None if text in (ERASED, UNREADABLE) else text
+
 
 class Opener:
     """Opens the sealed texts of one case for one read, each key unwrapped once."""
@@ -204,11 +213,24 @@ def sees_identity(principal: Principal, case: Complaint) -> bool:
     agency-wide readers. A whistle-blower's identity reaches only the case's designated roles
     (never an auditor, even one granted the case).
     """
-    roles = RESTRICTED_ROLES if case.is_restricted else CASE_ROLES
-    if case.anonymous:
-        return principal.has(*roles) and principal.serves(case.intake_unit)
-    if case.is_restricted:
-        return principal.has(*roles) and any(principal.serves(u) for u in case.units())
+    return sees_identity_of(
+        principal, case.anonymous, case.is_restricted, case.intake_unit, case.units()
+    )
+
+
+def sees_identity_of(
+    principal: Principal,
+    anonymous: bool,
+    restricted: bool,
+    intake_unit: str,
+    units: Iterable[str],
+) -> bool:
+    """``sees_identity`` for a case known by its read-model row."""
+    roles = RESTRICTED_ROLES if restricted else CASE_ROLES
+    if anonymous:
+        return principal.has(*roles) and principal.serves(intake_unit)
+    if restricted:
+        return principal.has(*roles) and any(principal.serves(u) for u in units)
     return True
 
 

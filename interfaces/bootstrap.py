@@ -48,6 +48,7 @@ from infrastructure.reference_data import PolicyBook, shipped_units
 from infrastructure.settings import Settings
 from infrastructure.tokens import JwksTokens, SharedSecretTokens
 from infrastructure.views.audit import SqlAuditView
+from infrastructure.views.duplicates import SqlDuplicateView
 from infrastructure.views.monev import SqlMonevView
 from infrastructure.views.queues import SqlQueueView
 from infrastructure.views.sla import SqlSlaView
@@ -56,6 +57,7 @@ from interfaces.http.app import create_app
 from interfaces.http.deps import Services
 from projections.audit.checkpoints import CheckpointSigner
 from projections.audit.projection import AuditProjection
+from projections.duplicates.projection import DuplicateProjection
 from projections.monev.projection import MonevProjection
 from projections.queues.feed import QueueFeed, queue_messages
 from projections.queues.projection import QueueProjection
@@ -340,6 +342,10 @@ def bootstrap(
         "queues": (QueueProjection(policies.get, calendars.calendar, units.zone_of), SqlQueueView),
         "monev": (MonevProjection(policies.get, calendars.calendar, units.zone_of), SqlMonevView),
         "sla": (SlaProjection(policies.get, calendars.calendar, units.zone_of), SqlSlaView),
+        "duplicates": (
+            DuplicateProjection(complaints.personal_data.open_text),
+            SqlDuplicateView,
+        ),
     }
     # Append-only read models: one permanent table set, verified and never rebuilt.
     append_only: dict[str, tuple[Projection[Any], Any]] = {

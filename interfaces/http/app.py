@@ -14,11 +14,13 @@ from interfaces.http.routes import (
     admin,
     audit,
     complaints,
+    duplicates,
     privacy,
     queues,
     reports,
     sla,
     system,
+    templates,
 )
 from interfaces.http.schemas import (
     AcknowledgeIn,
@@ -26,6 +28,7 @@ from interfaces.http.schemas import (
     ComplainantReplyIn,
     EraseReporterIn,
     FollowUpIn,
+    MarkDuplicateIn,
     NewComplaintIn,
     ReopenIn,
     RouteIn,
@@ -38,6 +41,7 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     FollowUpIn,
     ComplainantReplyIn,
     CloseIn,
+    MarkDuplicateIn,
     ReopenIn,
     EraseReporterIn,
 )
@@ -106,6 +110,8 @@ def create_app(services: Services) -> FastAPI:
     problems.install(app)
     security.install(app, cors_origins=services.cors_origins, hsts=services.hsts)
     app.include_router(complaints.router)
+    app.include_router(duplicates.router)
+    app.include_router(templates.router)
     app.include_router(queues.router)
     app.include_router(sla.router)
     app.include_router(reports.router)

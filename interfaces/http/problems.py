@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from application.errors import (
     AuthenticationFailed,
+    DuplicateCycle,
     Forbidden,
     IdempotencyKeyReused,
     NotFound,
@@ -129,6 +130,8 @@ def _translate(error: Exception) -> Problem | None:
             return Problem(
                 422, "idempotency-key-reused", "Idempotency-Key already used", str(error)
             )
+        case DuplicateCycle():
+            return Problem(409, "duplicate-cycle", "Duplicates would form a cycle", str(error))
         case RequestInFlight():
             return Problem(409, "request-in-flight", "Request still in flight", str(error))
         case TransitionNotAllowed():
@@ -209,6 +212,7 @@ KNOWN_ERRORS: tuple[type[Exception], ...] = (
     InvalidCommand,
     IdempotencyKeyReused,
     RequestInFlight,
+    DuplicateCycle,
     TransitionNotAllowed,
     OperationalError,
     InterfaceError,

@@ -119,7 +119,7 @@ def negotiate(accept: str | None, chosen: ReportFormat | None) -> str:
 def build_report(services: ServicesDep, scope: Scope, period: Period) -> dict[str, Any]:
     view = services.read_side.view("monev")
     position = view.position()
-    return monev_report(
+    report = monev_report(
         view.facts(period, scope.unit),
         period,
         unit=scope.unit,
@@ -127,6 +127,10 @@ def build_report(services: ServicesDep, scope: Scope, period: Period) -> dict[st
         generated_at=services.clock.now(),
         position=position,
     )
+    titles = services.admin.template_titles() if services.admin is not None else {}
+    for row in report["by_template"]:
+        row["title"] = titles.get(row["template_id"])
+    return report
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
