@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from application.access import Role
 from application.complaints import Complaints
+from application.errors import DuplicateCycle, NotFound
 from domain.complaint import Complaint
-from domain.errors import InvalidCommand
+from domain.errors import InvalidCommand, TransitionNotAllowed
 from domain.product_registration import normalised_registration
 from domain.values import Reporter
 from domain.vocabulary import Outcome
@@ -26,7 +27,7 @@ from projections.duplicates.view import (
     tokens,
 )
 from projections.runner import Binding, LoggedEvent, Runner
-from tests.support import INTAKE, POPO, build_complaints, new_case, officer
+from tests.support import HEAD, INTAKE, POPO, build_complaints, new_case, officer
 
 NEW_FIELDS = {
     "Received": ("product_registration",),
@@ -183,3 +184,57 @@ def test_after_erasure_the_row_has_no_hashes_and_only_its_subject() -> None:
         other.id, other.category, None, other.email_match, other.phone_match, "zzz"
     )
     assert view.candidates(query) == []
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["file", "close_duplicate", "reopen", "erase", "route"]),
+            st.integers(0, 5),
+            st.sampled_from([None, "NA18201200123", "MD 224510001234"]),
+            st.sampled_from([None, "a@example.id", "b@example.id"]),
+        ),
+        min_size=1,
+        max_size=14,
+    ),
+    st.integers(1, 4),
+)
+def test_rebuilding_the_duplicates_read_model_equals_keeping_it_live(steps, batch) -> None:
+    app = build_complaints(POPO)
+    log = _AppLog(app)
+    projection = DuplicateProjection(app.personal_data.open_text)
+    live = MemoryDuplicateView()
+    runner = Runner(log, [Binding(projection, live)], batch_size=batch)
+    admin = officer(Role.ADMIN, units=("*",), sub="admin")
+    ids: list = []
+    for action, pick, registration, email in steps:
+        target = ids[pick % len(ids)] if ids else None
+        case = app.repository.get(target) if target else None
+        try:
+            if action == "file" or case is None:
+                reporter = Reporter("Rahma", email, None, None) if email else None
+                new = new_case(product_registration=registration, reporter=reporter)
+                ids.append(app.file_case(INTAKE, new).id)
+            elif action == "close_duplicate" and len(ids) > 1:
+                if case.status.value == "received":
+                    app.acknowledge(INTAKE, case.id, case.version, message="ok")
+                    case = app.repository.get(case.id)
+                original = ids[(pick + 1) % len(ids)]
+                app.mark_duplicate(HEAD, case.id, case.version, original_id=original)
+            elif action == "reopen" and case.status.value == "closed":
+                app.reopen(HEAD, case.id, case.version, reason="keberatan")
+            elif action == "erase" and not case.reporter_erased:
+                app.erase_reporter(admin, case.id, case.version, reason="permintaan")
+            elif action == "route" and case.status.value != "received" and case.is_open:
+                app.route(INTAKE, case.id, case.version, to_unit="BBPOM-JAKARTA", note="x")
+        except (TransitionNotAllowed, InvalidCommand, DuplicateCycle, NotFound):
+            pass
+        runner.catch_up()
+    rebuilt = MemoryDuplicateView()
+    Runner(log, [Binding(projection, rebuilt)], batch_size=1000).catch_up()
+    app.close()
+    assert rebuilt.rows(ids) == live.rows(ids)
+    assert len(live.rows(ids)) == len(ids)
+    for case_id in ids:
+        assert rebuilt.duplicates_of(case_id) == live.duplicates_of(case_id)
