@@ -148,13 +148,15 @@ class PersonalData:
     def opener(self, case_id: UUID) -> Opener:
         return Opener(self, case_id)
 
-    def open_text(self, case_id: UUID, field: str, value: Any) -> str | None:
-        """One sealed text of a case in clear; None once its key is destroyed (read models)."""
+    def open_texts(self, case_id: UUID, values: dict[str, Any]) -> dict[str, str | None]:
+        """Sealed texts of one case in clear, by field (each key unwrapped once); None for a
+        field whose key is destroyed (read models use this, then keep only what they need)."""
         opener = self.opener(case_id)
-        if value is None or opener.erased(value):
-            return None
-        text = opener.text(field, value)
-        return None if text in (ERASED, UNREADABLE) else text
+        opened: dict[str, str | None] = {}
+        for field, value in values.items():
+            text = None if value is None or opener.erased(value) else opener.text(field, value)
+            opened[field] = None if text in (ERASED, UNREADABLE) else text
+        return opened
 
 
 class Opener:

@@ -343,7 +343,7 @@ def bootstrap(
         "monev": (MonevProjection(policies.get, calendars.calendar, units.zone_of), SqlMonevView),
         "sla": (SlaProjection(policies.get, calendars.calendar, units.zone_of), SqlSlaView),
         "duplicates": (
-            DuplicateProjection(complaints.personal_data.open_text),
+            DuplicateProjection(complaints.personal_data.open_texts),
             SqlDuplicateView,
         ),
     }

@@ -14,9 +14,9 @@ from projections.casework import is_case_event
 from projections.duplicates.view import CaseRow, DuplicateChanges, DuplicateView
 from projections.runner import LoggedEvent
 
-# Opens one sealed text of a case: (case id, field, sealed value) -> the text, or None once its
-# key is destroyed. The composition root gives the application's own unsealing.
-TextOpener = Callable[[UUID, str, Any], "str | None"]
+# Opens sealed texts of one case: (case id, {field: sealed value}) -> {field: text, or None once
+# its key is destroyed}. The composition root gives the application's own unsealing.
+TextOpener = Callable[[UUID, dict[str, Any]], dict[str, "str | None"]]
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![A-Za-z0-9])\+?\d[\d ().-]{6,}\d")
@@ -52,9 +52,15 @@ class DuplicateProjection:
     def row(self, case_id: UUID, event: Complaint.Received) -> CaseRow:
         reporter = event.reporter
         sealed = reporter if isinstance(reporter, SealedReporter) else None
-        description = self.open_text(case_id, "description", event.description)
+        sealed_texts: dict[str, Any] = {"description": event.description}
+        if sealed is not None:
+            sealed_texts |= {"reporter.name": sealed.name, "reporter.address": sealed.address}
+        opened = self.open_text(case_id, sealed_texts)
+        description = opened["description"]
         if description:
-            description = self.scrubbed(case_id, description, sealed)
+            description = scrubbed(
+                description, (opened.get("reporter.name"), opened.get("reporter.address"))
+            )
         text = event.subject if not description else f"{event.subject}\n{description}"
         return CaseRow(
             id=case_id,
@@ -75,17 +81,16 @@ class DuplicateProjection:
             duplicate_of=None,
         )
 
-    def scrubbed(self, case_id: UUID, text: str, reporter: SealedReporter | None) -> str:
-        """The description without what says who the reporter is: email addresses, phone
-        numbers, the reporter's name and address. What stays is still personal data (kept
-        only until the reporter is erased), but a planted contact never reaches the table."""
-        text = _PHONE.sub(" ", _EMAIL.sub(" ", text))
-        if reporter is not None:
-            for field in ("name", "address"):
-                value = self.open_text(case_id, f"reporter.{field}", getattr(reporter, field))
-                if not value:
-                    continue
-                parts = [value, *(p for p in re.split(r"[\s,.]+", value) if len(p) >= _NAME_PART)]
-                for part in parts:
-                    text = re.sub(re.escape(part), " ", text, flags=re.IGNORECASE)
-        return " ".join(text.split())
+
+def scrubbed(text: str, identity: tuple[str | None, ...]) -> str:
+    """The description without what says who the reporter is: email addresses, phone numbers,
+    the reporter's name and address (``identity``). What stays is still personal data (kept only
+    until the reporter is erased), but a planted contact never reaches the table."""
+    text = _PHONE.sub(" ", _EMAIL.sub(" ", text))
+    for value in identity:
+        if not value:
+            continue
+        parts = [value, *(p for p in re.split(r"[\s,.]+", value) if len(p) >= _NAME_PART)]
+        for part in sorted(parts, key=len, reverse=True):
+            text = re.sub(re.escape(part), " ", text, flags=re.IGNORECASE)
+    return " ".join(text.split())

@@ -127,7 +127,7 @@ def _projected(cases, erase_first: bool = False):
         app.erase_reporter(admin, ids[0], 1, reason="permintaan pelapor")
     view = MemoryDuplicateView()
     log = _AppLog(app)
-    Runner(log, [Binding(DuplicateProjection(app.personal_data.open_text), view)]).catch_up()
+    Runner(log, [Binding(DuplicateProjection(app.personal_data.open_texts), view)]).catch_up()
     app.close()
     return view, ids
 
@@ -203,7 +203,7 @@ def test_after_erasure_the_row_has_no_hashes_and_only_its_subject() -> None:
 def test_rebuilding_the_duplicates_read_model_equals_keeping_it_live(steps, batch) -> None:
     app = build_complaints(POPO)
     log = _AppLog(app)
-    projection = DuplicateProjection(app.personal_data.open_text)
+    projection = DuplicateProjection(app.personal_data.open_texts)
     live = MemoryDuplicateView()
     runner = Runner(log, [Binding(projection, live)], batch_size=batch)
     admin = officer(Role.ADMIN, units=("*",), sub="admin")

@@ -90,6 +90,8 @@ def _reasons(candidate: Candidate) -> list[ReasonOut]:
             ReasonOut(
                 reason="same_product_registration",
                 product_registration=candidate.row.product_registration,
+                matched_on=None,
+                similarity=None,
             )
         )
     if candidate.same_reporter:
@@ -98,9 +100,23 @@ def _reasons(candidate: Candidate) -> list[ReasonOut]:
             matched.append("email")
         if candidate.same_phone:
             matched.append("phone")
-        reasons.append(ReasonOut(reason="same_reporter", matched_on=matched))
+        reasons.append(
+            ReasonOut(
+                reason="same_reporter",
+                product_registration=None,
+                matched_on=matched,
+                similarity=None,
+            )
+        )
     if candidate.similarity is not None:
-        reasons.append(ReasonOut(reason="similar_text", similarity=candidate.similarity))
+        reasons.append(
+            ReasonOut(
+                reason="similar_text",
+                product_registration=None,
+                matched_on=None,
+                similarity=candidate.similarity,
+            )
+        )
     return reasons
 
 
