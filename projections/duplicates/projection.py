@@ -14,9 +14,10 @@ from projections.casework import is_case_event
 from projections.duplicates.view import CaseRow, DuplicateChanges, DuplicateView
 from projections.runner import LoggedEvent
 
-# Opens sealed texts of one case: (case id, {field: sealed value}) -> {field: text, or None once
-# its key is destroyed}. The composition root gives the application's own unsealing.
-TextOpener = Callable[[UUID, dict[str, Any]], dict[str, "str | None"]]
+# Opens the sealed texts of many cases at once: [(case id, {field: sealed value})] -> in the same
+# order, {field: text, or None once its key is destroyed}. The composition root gives the
+# application's own unsealing (one key-store query per batch).
+TextOpener = Callable[[list[tuple[UUID, dict[str, Any]]]], list[dict[str, "str | None"]]]
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![A-Za-z0-9])\+?\d[\d ().-]{6,}\d")
@@ -34,11 +35,21 @@ class DuplicateProjection:
         return is_case_event(topic)
 
     def process(self, events: Sequence[LoggedEvent], view: DuplicateView) -> DuplicateChanges:
+        received = [
+            (e.originator_id, e.event) for e in events if isinstance(e.event, Complaint.Received)
+        ]
+        opened = dict(
+            zip(
+                (case_id for case_id, _ in received),
+                self.open_text([(case_id, _sealed_texts(e)) for case_id, e in received]),
+                strict=True,
+            )
+        )
         changes = DuplicateChanges()
         for logged in events:
             event, case_id = logged.event, logged.originator_id
             if isinstance(event, Complaint.Received):
-                changes.rows[case_id] = self.row(case_id, event)
+                changes.rows[case_id] = self.row(case_id, event, opened[case_id])
             elif isinstance(event, Complaint.Routed):
                 changes.change(case_id, handling_unit=event.to_unit)
             elif isinstance(event, Complaint.Closed):
@@ -49,13 +60,11 @@ class DuplicateProjection:
                 changes.erase(case_id)
         return changes
 
-    def row(self, case_id: UUID, event: Complaint.Received) -> CaseRow:
+    def row(
+        self, case_id: UUID, event: Complaint.Received, opened: dict[str, str | None]
+    ) -> CaseRow:
         reporter = event.reporter
         sealed = reporter if isinstance(reporter, SealedReporter) else None
-        sealed_texts: dict[str, Any] = {"description": event.description}
-        if sealed is not None:
-            sealed_texts |= {"reporter.name": sealed.name, "reporter.address": sealed.address}
-        opened = self.open_text(case_id, sealed_texts)
         description = opened["description"]
         if description:
             description = scrubbed(
@@ -80,6 +89,15 @@ class DuplicateProjection:
             match_text=text,
             duplicate_of=None,
         )
+
+
+def _sealed_texts(event: Complaint.Received) -> dict[str, Any]:
+    """What a row needs opened: the description, and the reporter's name and address (to take
+    them out of it)."""
+    texts: dict[str, Any] = {"description": event.description}
+    if isinstance(event.reporter, SealedReporter):
+        texts |= {"reporter.name": event.reporter.name, "reporter.address": event.reporter.address}
+    return texts
 
 
 def scrubbed(text: str, identity: tuple[str | None, ...]) -> str:
