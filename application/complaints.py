@@ -609,13 +609,16 @@ class Complaints(Application):
 
     # --- queries -------------------------------------------------------------------------
 
-    def duplicate_probe(self, principal: Principal, case_id: UUID) -> DuplicateProbe:
+    def duplicate_probe(
+        self, principal: Principal, case_id: UUID, *, route: str = "possible-duplicates"
+    ) -> DuplicateProbe:
         """What finding the case's likely duplicates compares, as far as the caller may use it.
 
         The reporter's match hashes only for a caller who sees the reporter, and none once the
         reporter is erased; the description only while it can still be opened.
         """
         case = self._visible(principal, case_id)
+        record_read(self.access_log, principal, case, route, self.clock.now())
         reporter = case.reporter
         hashes: tuple[str | None, str | None] = (None, None)
         if (

@@ -462,3 +462,16 @@ def test_mark_duplicate_is_in_the_openapi_document_with_its_errors(api) -> None:
     suggest = document["paths"]["/v1/complaints/{case_id}/possible-duplicates"]["get"]
     assert {"401", "404", "504"} <= set(suggest["responses"])
     assert "MarkDuplicateIn" in document["components"]["schemas"]
+
+
+def test_looking_for_duplicates_of_a_wbs_case_is_in_the_access_log(api) -> None:
+    wbs = _file(api, roles=("wbs_officer",), channel="wbs", product_registration="NA18201200123")
+    assert _suggested(api, wbs, roles=("wbs_officer",), units=("ULPK-PUSAT",), sub="wbs1") == []
+    log = api.client.get(
+        "/v1/audit/access-log",
+        params={"complaint_id": wbs["id"]},
+        headers=api.headers("admin", **ADMIN),
+    ).json()["items"]
+    assert [(e["sub"], e["route"]) for e in log] == [
+        ("wbs1", "GET /v1/complaints/{id}/possible-duplicates")
+    ]

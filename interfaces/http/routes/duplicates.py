@@ -146,7 +146,9 @@ def possible_duplicates(
     services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=50, description="At most this many")] = 10,
 ) -> PossibleDuplicatesOut:
-    probe = services.complaints.duplicate_probe(principal, case_id)
+    probe = services.complaints.duplicate_probe(
+        principal, case_id, route="GET /v1/complaints/{id}/possible-duplicates"
+    )
     view = services.read_side.view("duplicates")
     position = view.position()
     items = []
