@@ -25,7 +25,7 @@ REPORTER_WEIGHT = 0.8
 # Text similarity: trigram similarity on PostgreSQL (pg_trgm), token overlap (Jaccard) elsewhere.
 TRIGRAM_THRESHOLD = 0.3
 TOKEN_THRESHOLD = 0.25
-MAX_PER_REASON = 200
+MAX_PER_REASON = 60  # per reason, before visibility checks; a page shows at most 50
 _STOPWORDS = frozenset(
     (
         "yang", "dan", "di", "ke", "dari", "untuk", "dengan", "ini", "itu", "tidak", "ada", "pada",
