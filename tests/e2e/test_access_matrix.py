@@ -140,6 +140,15 @@ def _nothing(api) -> Target:
     return Target()
 
 
+_ORIGINALS: list[str] = []
+
+
+def _duplicate(api) -> Target:
+    """A routed case, and (for the body) an original at the same intake unit."""
+    _ORIGINALS.append(case_in(api, "received")["id"])
+    return _case("routed")(api)
+
+
 # --- the expected table --------------------------------------------------------------------
 
 Codes = tuple[int, int, int, int, int, int]  # in the order of ROLES
@@ -202,6 +211,16 @@ EXPECTED: dict[tuple[str, str], Expect] = {
         COMMAND_ELSEWHERE,
         _case("routed"),
         {"outcome": "answered", "answer": "sudah dijawab"},
+    ),
+    ("POST", "/v1/complaints/{case_id}/mark-duplicate"): Expect(
+        (403, 200, 200, 403, 403, 404),
+        COMMAND_ELSEWHERE,
+        _duplicate,
+        lambda: {"original_id": _ORIGINALS[-1]},
+    ),
+    ("GET", "/v1/complaints/{case_id}/possible-duplicates"): CASE_READ,
+    ("GET", "/v1/answer-templates"): Expect(
+        (200, 200, 200, 200, 200, 403), (200, 200, 200, 200, 200, 403)
     ),
     ("POST", "/v1/complaints/{case_id}/reopen"): Expect(
         (403, 403, 200, 403, 403, 404),
