@@ -45,7 +45,8 @@ class Read(StrEnum):
     CASES = "cases"  # one case, its history, a tracking-number lookup
     QUEUES = "queues"  # a unit's queue, its counts and live feed
     ALERTS = "alerts"  # SLA alerts and the early-warning report
-    REPORTS = "reports"  # monev recaps and charts
+    REPORTS = "reports"  # monev recaps and charts, the IKM
+    FLAGGED_SURVEYS = "flagged_surveys"  # surveys with a 1, for the unit head's review
     AUDIT_LOG = "audit_log"  # the audit chain and its verification
     ACCESS_LOG = "access_log"  # who read which confidential or WBS case
     CONFIGURATION = "configuration"  # /v1/admin/...: closures, policies, templates, grants
@@ -58,6 +59,7 @@ class Configure(StrEnum):
     SLA_POLICIES = "sla_policies"
     ANSWER_TEMPLATES = "answer_templates"
     GRANTS = "grants"
+    IKM_WEIGHTS = "ikm_weights"
 
 
 CASE_ROLES = frozenset(
@@ -74,6 +76,7 @@ _READS: dict[Read, frozenset[Role]] = {
     Read.QUEUES: READERS,
     Read.ALERTS: READERS,
     Read.REPORTS: READERS,
+    Read.FLAGGED_SURVEYS: frozenset({Role.UNIT_HEAD, Role.AUDITOR}),
     Read.AUDIT_LOG: frozenset({Role.AUDITOR, Role.ADMIN}),
     Read.ACCESS_LOG: frozenset({Role.AUDITOR, Role.ADMIN}),
     Read.CONFIGURATION: ADMINS,
@@ -314,11 +317,12 @@ def role_table() -> list[tuple[str, list[str]]]:
         Read.QUEUES: "read a unit's queue",
         Read.ALERTS: "read SLA alerts, early warning",
         Read.REPORTS: "read monev reports",
+        Read.FLAGGED_SURVEYS: "review flagged satisfaction surveys",
         Read.AUDIT_LOG: "read and verify the audit log",
         Read.ACCESS_LOG: "read the access log of confidential/WBS reads",
         Read.CONFIGURATION: "read agency configuration",
     }
-    scoped = {Read.CASES, Read.QUEUES, Read.ALERTS, Read.REPORTS}
+    scoped = {Read.CASES, Read.QUEUES, Read.ALERTS, Read.REPORTS, Read.FLAGGED_SURVEYS}
     for what, label in reads.items():
         notes = {}
         if what in scoped:

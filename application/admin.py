@@ -13,7 +13,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Protocol, TypeVar
 from uuid import UUID, uuid4
 
@@ -35,6 +36,7 @@ from domain.configuration import (
     AnswerTemplate,
     Closure,
     Grant,
+    IkmWeights,
     PolicyRecord,
     TemplateVersionConflict,
     checked_policy,
@@ -381,6 +383,51 @@ class Administration:
             config.revoke_grant(grant_id, actor=Actor(principal.sub, None), at=self.clock.now())
 
         self._change(principal, decide)
+
+    # --- IKM weights -----
+
+    def ikm_weights(self, unit: str, at: datetime | None = None) -> IkmWeights | None:
+        """The unit's configured IKM weights in force at ``at`` (the last version set by then;
+        None: now); None when it has none, or its latest version went back to equal weights."""
+        config = self._current()
+        versions = config.ikm_weight_versions(unit) if config else []
+        in_force = [v for v in versions if at is None or v.set_at <= at]
+        if not in_force or in_force[-1].weights is None:
+            return None
+        return in_force[-1]
+
+    def ikm_weight_versions(self, principal: Principal) -> list[IkmWeights]:
+        """Every unit's weights versions, by unit then version."""
+        require_read(principal, Read.CONFIGURATION)
+        config = self._current()
+        found = config.ikm_weight_versions() if config else []
+        return sorted(found, key=lambda w: (w.unit, w.version))
+
+    def set_ikm_weights(
+        self,
+        principal: Principal,
+        *,
+        unit: str,
+        weights: Sequence[str | Decimal] | None,
+        description: str,
+    ) -> IkmWeights:
+        """The unit's next weights version (nine, summing to exactly 1), or None: equal weights.
+
+        Reports of a period use the version in force at the period's end."""
+        require_configure(principal, Configure.IKM_WEIGHTS)
+        if unit not in self.units:
+            raise UnknownUnit("unit", unit)
+
+        def decide(config: AgencyConfiguration) -> IkmWeights:
+            return config.set_ikm_weights(
+                unit=unit,
+                weights=weights,
+                description=description,
+                actor=Actor(principal.sub, None),
+                at=self.clock.now(),
+            )
+
+        return self._change(principal, decide)
 
 
 __all__ = ["Administration", "NewPolicy", "TemplateVersionConflict"]

@@ -62,14 +62,17 @@ from application.privacy import (
 from domain.complaint import Complaint
 from domain.configuration import AgencyConfiguration, AnswerTemplate
 from domain.errors import InvalidCommand
+from domain.public_access import PublicAccess
 from domain.service_levels import StageStatus, service_levels
 from domain.tracking_index import TrackingNumberIndex
 from domain.tracking_number import RANDOM_BYTES, normalise, tracking_number_from
 from domain.units import UnitDirectory
-from domain.values import Actor, Reporter, SealedReporter
+from domain.values import PUBLIC_ACTOR, Actor, Reporter, SealedReporter
 from domain.vocabulary import Category, Channel, FollowUpAction, Kind, Outcome
 
 IDEMPOTENCY_NAMESPACE = uuid5(NAMESPACE_URL, "aduan:idempotency")
+# Public creates: keys scoped to the public client, in a namespace no token subject can reach.
+PUBLIC_IDEMPOTENCY_NAMESPACE = uuid5(NAMESPACE_URL, "aduan:idempotency:public")
 # The answer a case closed as a duplicate gets when the officer writes no note of their own.
 DUPLICATE_ANSWER = (
     "Pengaduan ini sama dengan pengaduan lain yang sudah kami terima; tindak lanjutnya "
@@ -159,6 +162,7 @@ class _Draft:
     fingerprint: str | None
     actor: Actor
     sealer: CaseSealer
+    pin_hash: str | None = None  # a public create: the case's PIN, hashed
 
 
 @dataclass(frozen=True)
@@ -170,9 +174,12 @@ class PreparedCase:
     draft: _Draft
     attempt: int
     key: NewKey | None = None  # the case's data key, when the saver must store it first
+    access: PublicAccess | None = None  # a public create: its PIN, saved with the case
 
     @property
-    def aggregates(self) -> tuple[Complaint, TrackingNumberIndex]:
+    def aggregates(self) -> tuple[Complaint, TrackingNumberIndex] | tuple[Any, ...]:
+        if self.access is not None:
+            return (self.case, self.index, self.access)
         return (self.case, self.index)
 
 
@@ -309,11 +316,58 @@ class Complaints(Application):
             if idempotency_key
             else uuid4()
         )
+        actor = Actor(principal.sub, new.intake_unit)
+        return self._prepare(
+            case_id, new, actor, bool(idempotency_key), fingerprint, store_key=store_key
+        )
+
+    def prepare_public_case(
+        self,
+        new: NewCase,
+        *,
+        client: str,
+        pin_hash: str,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        store_key: bool = True,
+    ) -> CommandResult | PreparedCase:
+        """``prepare_case`` for a complainant filing through the public API (no token, no role).
+
+        The Idempotency-Key is scoped to ``client`` (the public client); the PIN's hash is saved
+        with the case, in the same transaction, as a PublicAccess aggregate.
+        """
+        self._require_unit("intake_unit", new.intake_unit)
+        case_id = (
+            uuid5(PUBLIC_IDEMPOTENCY_NAMESPACE, f"{client}\x1f{idempotency_key}")
+            if idempotency_key
+            else uuid4()
+        )
+        return self._prepare(
+            case_id,
+            new,
+            PUBLIC_ACTOR,
+            bool(idempotency_key),
+            fingerprint,
+            store_key=store_key,
+            pin_hash=pin_hash,
+        )
+
+    def _prepare(
+        self,
+        case_id: UUID,
+        new: NewCase,
+        actor: Actor,
+        keyed: bool,
+        fingerprint: str | None,
+        *,
+        store_key: bool,
+        pin_hash: str | None = None,
+    ) -> CommandResult | PreparedCase:
         self._take_claim(case_id)
         prepared: PreparedCase | None = None
         try:
             # Only a keyed create can repeat one; a fresh uuid4 needs no look-up.
-            existing = self._find(case_id) if idempotency_key else None
+            existing = self._find(case_id) if keyed else None
             if existing is not None:
                 return self._replay_create(existing, fingerprint)
             key: NewKey | None = None
@@ -323,7 +377,7 @@ class Complaints(Application):
                 sealer, key = self.personal_data.unstored_key_for_new_case(
                     case_id, self.clock.now()
                 )
-            draft = _Draft(case_id, new, fingerprint, Actor(principal.sub, new.intake_unit), sealer)
+            draft = _Draft(case_id, new, fingerprint, actor, sealer, pin_hash)
             prepared = dataclasses.replace(self._draw(draft, attempt=1), key=key)
             return prepared
         finally:
@@ -382,7 +436,12 @@ class Complaints(Application):
             product_registration=new.product_registration,
         )
         index = TrackingNumberIndex.assign(number, draft.case_id, at)
-        return PreparedCase(case, index, draft, attempt)
+        access = (
+            PublicAccess.grant(draft.case_id, draft.pin_hash, draft.actor, at)
+            if draft.pin_hash is not None
+            else None
+        )
+        return PreparedCase(case, index, draft, attempt, access=access)
 
     def authorize(
         self,
@@ -496,6 +555,7 @@ class Complaints(Application):
         duplicate_of: UUID | None = None,
         template: TemplateChoice | None = None,
         original_field: str = "duplicate_of",
+        forward_to: str | None = None,
     ) -> CommandResult:
         case = self.authorize(principal, case_id, Command.CLOSE, if_match)
         chosen = self._template(case, template)
@@ -510,6 +570,7 @@ class Complaints(Application):
             at=at,
             sealer=self.personal_data.sealer_for(case, at),
             template=chosen,
+            forward_to=forward_to,
         )
         return self._save(case, if_match)
 

@@ -50,3 +50,11 @@ class RequestInFlight(ApplicationError):
 
 class AuthenticationFailed(ApplicationError):
     """No token, or a token that does not verify."""
+
+
+class TooManyAttempts(ApplicationError):
+    """Too many wrong PINs for this tracking number or from this client: wait and retry."""
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__("too many wrong PINs; retry later")

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -18,20 +16,32 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 from uuid import uuid4
+
+from _common import (  # noqa: F401 - aduan_app: uvicorn serves intake:aduan_app
+    EVENTS_TABLE,
+    PG_SERVER,
+    Server,
+    aduan_app,
+    cpu_model,
+    create_database,
+    drop_database,
+    execute,
+    issue_token,
+    loadavg,
+    scalar,
+    sigterm_as_interrupt,
+    start_uvicorn,
+)
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
-BENCH_DIR = Path(__file__).resolve().parent
-EVENTS_TABLE = "aduan_events"
 BARE_TABLE = "bare_complaints"
 THREADS = 2
 
@@ -100,16 +110,6 @@ end
 # --- the two servers (uvicorn imports this module with --app-dir bench, --factory) ----------
 
 
-def aduan_app() -> FastAPI:
-    """aduan as `aduan serve --api-only` builds it, from the ADUAN_* environment."""
-    # uvicorn's --app-dir put bench/ first on sys.path, where bench/projections.py (a script)
-    # would shadow aduan's projections package.
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH_DIR]
-    from interfaces.bootstrap import bootstrap
-
-    return bootstrap().http_app()
-
-
 def bare_app() -> FastAPI:
     """The baseline: one sync endpoint, one INSERT of the JSON body and a commit per request."""
     from fastapi import FastAPI
@@ -137,49 +137,6 @@ def bare_app() -> FastAPI:
 
 
 # --- orchestration ------------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    name: str
-    port: int
-    ready_path: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    log: IO[bytes]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def log_tail(self, lines: int = 30) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        return ""
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited early:\n{self.log_tail()}")
-            with (
-                contextlib.suppress(OSError),
-                urllib.request.urlopen(self.url + self.ready_path, timeout=2) as answer,
-            ):
-                if answer.status == 200:
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"{self.name} did not answer within {timeout:.0f} s:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self.log.close()
 
 
 @dataclass
@@ -211,47 +168,6 @@ class Run:
         return sum(self.errors.values())
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def admin_execute(statement: Any) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(statement)
-
-
-def create_database(name: str) -> None:
-    from psycopg import sql
-
-    admin_execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def drop_database(name: str) -> None:
-    from psycopg import sql
-
-    assert name.startswith("aduan_bench_"), name
-    admin_execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def execute(database_url: str, statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(statement)
-
-
-def scalar(database_url: str, query: str) -> Any:
-    import psycopg
-
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        row = conn.execute(query).fetchone()
-        return None if row is None else row[0]
-
-
 def count_query(server: str) -> str:
     if server == "aduan":
         return f"SELECT count(*) FROM {EVENTS_TABLE} WHERE topic LIKE '%Received%'"
@@ -275,31 +191,7 @@ def settled_count(database_url: str, server: str, timeout: float = 15.0) -> int:
 def start_server(
     name: str, factory: str, ready_path: str, env: dict[str, str], workdir: Path
 ) -> Server:
-    port = free_port()
-    log_path = workdir / f"{name}.log"
-    log = log_path.open("wb")
-    command = [
-        sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(BENCH_DIR),
-        f"intake:{factory}", "--host", "127.0.0.1", "--port", str(port),
-        "--log-level", "warning", "--no-access-log",
-    ]  # fmt: skip
-    process = subprocess.Popen(
-        command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    return Server(name, port, ready_path, process, log_path, log)
-
-
-def issue_token(env: dict[str, str], workdir: Path) -> str:
-    aduan = Path(sys.executable).with_name("aduan")
-    executable = str(aduan) if aduan.exists() else shutil.which("aduan")
-    if executable is None:
-        raise RuntimeError("the `aduan` command is not installed; run `make install` first")
-    command = [executable, "token", "--sub", "bench", "--role", "intake_officer"]
-    command += ["--unit", "ULPK-PUSAT", "--ttl-hours", "2"]
-    done = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"`aduan token` failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout.strip().splitlines()[-1].strip()
+    return start_uvicorn(name, f"intake:{factory}", ready_path, env, workdir)
 
 
 def probe(server: Server, token: str) -> None:
@@ -378,12 +270,7 @@ def reconcile(stored: int, created: int, cut_off: int) -> tuple[bool, str]:
 
 
 def machine() -> dict[str, str]:
-    model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.partition(":")[2].strip()
-                break
+    model = cpu_model()
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout
     versions = ", ".join(
         f"{name} {metadata.version(name)}"
@@ -404,12 +291,6 @@ def machine() -> dict[str, str]:
         "wrk": wrk_version.splitlines()[0] if wrk_version else "?",
         "packages": versions,
     }
-
-
-def loadavg() -> str:
-    with contextlib.suppress(OSError):
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    return "?"
 
 
 def print_report(
@@ -492,18 +373,6 @@ def print_report(
     if flagged:
         print("FLAGGED: non-2xx responses, socket errors or a reconciliation mismatch (see above)")
     return flagged
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def benchmark(args: argparse.Namespace, workdir: Path, database: str, servers: list[Server]) -> int:

@@ -209,6 +209,8 @@ class Complaint(Aggregate):
 
         class_version = 2  # 2: the standard answer used, if any (None in older events)
         upcast_v1_v2 = staticmethod(_no_template)
+        # The agency a ``forwarded`` case went to ("bukan wewenang"); absent from older events.
+        forward_to: str | None = None
 
         def apply(self, aggregate: Any) -> None:
             _record_template(aggregate, self.template_id, self.template_version)
@@ -480,8 +482,13 @@ class Complaint(Aggregate):
         duplicate_of: UUID | None = None,
         sealer: Sealer | None = None,
         template: AnswerTemplate | None = None,
+        forward_to: str | None = None,
     ) -> None:
         self._require("close", CLOSABLE_FROM)
+        if forward_to is not None and outcome != Outcome.FORWARDED:
+            raise InvalidCommand("forward_to", "only allowed when the outcome is 'forwarded'")
+        if forward_to is not None and not forward_to.strip():
+            raise InvalidCommand("forward_to", "must not be blank")
         if outcome == Outcome.DUPLICATE and duplicate_of is None:
             raise InvalidCommand("duplicate_of", "required when the outcome is 'duplicate'")
         if outcome != Outcome.DUPLICATE and duplicate_of is not None:
@@ -498,6 +505,7 @@ class Complaint(Aggregate):
             duplicate_of=duplicate_of,
             actor=actor,
             **self._template_fields(template),
+            forward_to=forward_to,
         )
 
     def reopen(self, *, reason: str, actor: Actor, at: datetime) -> None:

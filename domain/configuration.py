@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidCommand
+from domain.ikm import checked_weights, weight_text
 from domain.service_levels import SlaPolicy
 from domain.values import Actor
 from domain.vocabulary import Category, Kind
@@ -62,6 +65,18 @@ class Grant:
     note: str
     granted_at: datetime
     granted_by: str
+
+
+@dataclass(frozen=True)
+class IkmWeights:
+    """One version of a unit's IKM weights; ``weights`` None: back to equal weights (1/9)."""
+
+    unit: str
+    version: int
+    weights: tuple[Fraction, ...] | None
+    description: str
+    set_at: datetime
+    set_by: str
 
 
 @dataclass(frozen=True)
@@ -196,6 +211,27 @@ class AgencyConfiguration(Aggregate):
                 self.grant_id, self.sub, self.unit, self.note, self.timestamp, self.actor.sub
             )
 
+    class IkmWeightsSet(Aggregate.Event):
+        unit: str
+        weights_version: int
+        weights: list[str] | None  # exact, in SURVEY_ELEMENTS order: "0.2", or "1/3"
+        description: str
+        actor: Actor
+
+        def apply(self, aggregate: Any) -> None:
+            # A configuration started before IKM weights existed has no such attribute yet.
+            versions = aggregate.__dict__.setdefault("ikm_weights", {}).setdefault(self.unit, [])
+            versions.append(
+                IkmWeights(
+                    self.unit,
+                    self.weights_version,
+                    None if self.weights is None else tuple(Fraction(w) for w in self.weights),
+                    self.description,
+                    self.timestamp,
+                    self.actor.sub,
+                )
+            )
+
     class GrantRevoked(Aggregate.Event):
         grant_id: UUID
         actor: Actor
@@ -308,6 +344,36 @@ class AgencyConfiguration(Aggregate):
 
     def revoke_grant(self, grant_id: UUID, *, actor: Actor, at: datetime) -> None:
         self.trigger_event(self.GrantRevoked, timestamp=at, grant_id=grant_id, actor=actor)
+
+    def ikm_weight_versions(self, unit: str | None = None) -> list[IkmWeights]:
+        """Every version of ``unit``'s weights (None: every unit's), oldest first."""
+        found: dict[str, list[IkmWeights]] = self.__dict__.get("ikm_weights", {})
+        if unit is not None:
+            return list(found.get(unit, []))
+        return [w for versions in found.values() for w in versions]
+
+    def set_ikm_weights(
+        self,
+        *,
+        unit: str,
+        weights: Sequence[str | Decimal] | None,
+        description: str,
+        actor: Actor,
+        at: datetime,
+    ) -> IkmWeights:
+        """A unit's next weights version: nine weights summing to exactly 1, or None (equal)."""
+        exact = None if weights is None else checked_weights(weights)
+        version = len(self.ikm_weight_versions(unit)) + 1
+        self.trigger_event(
+            self.IkmWeightsSet,
+            timestamp=at,
+            unit=unit,
+            weights_version=version,
+            weights=None if exact is None else [weight_text(w) for w in exact],
+            description=description,
+            actor=actor,
+        )
+        return self.ikm_weight_versions(unit)[-1]
 
 
 class TemplateVersionConflict(Exception):

@@ -16,6 +16,12 @@ class Actor:
     unit: str | None
 
 
+# Whoever acts through the public API (no token): the complainant holding the case's PIN.
+PUBLIC_ACTOR = Actor("public", None)
+# The service itself, acting on a timer (e.g. archiving a case silent too long).
+SYSTEM_ACTOR = Actor("system", None)
+
+
 @dataclass(frozen=True)
 class Reporter:
     """The complainant's personal data as it arrives, in clear; events carry it sealed."""

@@ -40,6 +40,37 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.connector_imports = Counter(
+            "aduan_connector_reports_imported",
+            "Reports a connector filed as new cases",
+            ["connector"],
+            registry=self.registry,
+        )
+        self.connector_polls = Counter(
+            "aduan_connector_polls",
+            "Polls of a connector's peer, by result (ok, failed)",
+            ["connector", "result"],
+            registry=self.registry,
+        )
+        self.connector_last_success = Gauge(
+            "aduan_connector_last_success_timestamp_seconds",
+            "When a connector last polled its peer successfully (Unix time)",
+            ["connector"],
+            registry=self.registry,
+        )
+        self.connector_messages = Counter(
+            "aduan_connector_messages",
+            "Outbound message attempts, by kind and result (delivered, failed, rejected)",
+            ["connector", "kind", "result"],
+            registry=self.registry,
+        )
+        self.connector_outbox = Gauge(
+            "aduan_connector_outbox_messages",
+            "Messages in a connector's outbox, by state (pending, retrying, rejected, delivered)",
+            ["connector", "state"],
+            registry=self.registry,
+        )
+
     def processed(self, name: str, events: int) -> None:
         self.events.labels(name).inc(events)
 
@@ -53,6 +84,21 @@ class Metrics:
 
     def alert_delivered(self) -> None:
         self.alerts_delivered.inc()
+
+    def connector_polled(self, connector: str, ok: bool, at: float | None = None) -> None:
+        self.connector_polls.labels(connector, "ok" if ok else "failed").inc()
+        if ok and at is not None:
+            self.connector_last_success.labels(connector).set(at)
+
+    def connector_imported(self, connector: str, reports: int) -> None:
+        self.connector_imports.labels(connector).inc(reports)
+
+    def connector_message(self, connector: str, kind: str, result: str) -> None:
+        self.connector_messages.labels(connector, kind, result).inc()
+
+    def connector_outbox_counts(self, connector: str, counts: dict[str, int]) -> None:
+        for state, value in counts.items():
+            self.connector_outbox.labels(connector, state).set(value)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

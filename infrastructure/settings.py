@@ -69,6 +69,27 @@ class Settings(BaseSettings):
     notifier_seconds: float = 5.0
     alert_webhook_timeout_seconds: float = 10.0
 
+    # SP4N-LAPOR! connector (docs/lapor.md): off while the URL is unset. Assigned reports are
+    # polled every lapor_poll_seconds and filed at lapor_intake_unit; the outbox is drained
+    # every lapor_send_seconds, a failed message retried after 10 s, 20 s, ... at most
+    # lapor_longest_wait_seconds.
+    lapor_url: str | None = None
+    lapor_token: SecretStr | None = None
+    lapor_poll_seconds: float = 60.0
+    lapor_send_seconds: float = 5.0
+    lapor_timeout_seconds: float = 10.0
+    lapor_intake_unit: str = "ULPK-PUSAT"
+    lapor_first_retry_seconds: float = 10.0
+    lapor_longest_wait_seconds: float = 3600.0
+    # The public side (/v1/public/...): the unit that takes in cases filed there; how many wrong
+    # PINs a tracking number, and a client, may send within the window before being refused;
+    # how often the timer archives cases silent past the policy's archive_after_silence.
+    public_intake_unit: str = "ULPK-PUSAT"
+    pin_max_failures: int = 5
+    pin_client_max_failures: int = 20
+    pin_failure_window_seconds: float = 900.0
+    archive_timer_seconds: float = 60.0
+
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:

@@ -73,9 +73,11 @@ class ReadModelWorker:
             if not self.locks.holds(f"projection:{name}"):  # its lock connection was lost
                 del self._bindings[name]
                 self._live.discard(name)
+        taken_locks = False
         for name, projection in self.projections.items():
             if name not in self._bindings and self.locks.try_acquire(f"projection:{name}"):
                 self._bindings[name] = Binding(projection, self.catalog.target(name))
+                taken_locks = True
         runner = Runner(
             self.log,
             list(self._bindings.values()),
@@ -84,12 +86,15 @@ class ReadModelWorker:
             self.on_commit,
             self.catch_up_batch_size,
         )
-        runner.report()  # every held read model shows in the metrics from its first step
+        if taken_locks:  # a newly held read model shows in the metrics from its first step
+            runner.report()
         taken = 0
         while not self._stop.is_set():
             step = runner.step()
             taken += step
-            if not step:
+            # No whole batch: every view read to the end of the log as it was. What commits
+            # later notifies, and the wait below returns at once (no empty step to find out).
+            if not step or not runner.behind:
                 break
         head = self.log.head()
         runner.report(head)

@@ -11,20 +11,26 @@ import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import redis
 from fastapi import FastAPI
 
 from application.access import Principal, Role
 from application.admin import Administration
+from application.archiving import SilenceArchiver
 from application.complaints import Complaints
+from application.lapor import LaporConnector
 from application.ports import Clock
 from application.privacy import PersonalData
+from application.public import PublicDesk
+from domain.units import UnitDirectory
 from infrastructure.access_log import SqlAccessLog
 from infrastructure.alerts import SqlAlertStore, UrllibTransport
+from infrastructure.attempts import LocalAttempts, RedisAttempts
 from infrastructure.calendars import HolidayCalendars
 from infrastructure.clock import SystemClock, SystemRandomness
 from infrastructure.configuration import LiveConfiguration
@@ -39,6 +45,8 @@ from infrastructure.event_log import (
 from infrastructure.feeds import LocalFeed, RedisFeed
 from infrastructure.group_commit import GroupCommitter
 from infrastructure.keystore import SqlKeyStore
+from infrastructure.lapor_http import HttpLaporGateway
+from infrastructure.lapor_store import SqlLaporStore
 from infrastructure.metrics import Metrics
 from infrastructure.persistence import event_store_env, positions_for, read_database_path
 from infrastructure.ratelimit import LocalRateLimiter, RedisRateLimiter
@@ -52,12 +60,14 @@ from infrastructure.views.duplicates import SqlDuplicateView
 from infrastructure.views.monev import SqlMonevView
 from infrastructure.views.queues import SqlQueueView
 from infrastructure.views.sla import SqlSlaView
+from infrastructure.views.surveys import SqlSurveyView
 from infrastructure.workers import PeriodicJob, PeriodicJobs, ReadModelWorker
 from interfaces.http.app import create_app
 from interfaces.http.deps import Services
 from projections.audit.checkpoints import CheckpointSigner
 from projections.audit.projection import AuditProjection
 from projections.duplicates.projection import DuplicateProjection
+from projections.lapor.outbox import LaporOutboxProjection
 from projections.monev.projection import MonevProjection
 from projections.queues.feed import QueueFeed, queue_messages
 from projections.queues.projection import QueueProjection
@@ -66,6 +76,7 @@ from projections.runner import Binding, Projection, Runner, Ticker, run_to_head
 from projections.sla.alerts import Alert
 from projections.sla.projection import SlaProjection
 from projections.sla.timer import Notifier, SlaTimer
+from projections.surveys.projection import SurveyProjection
 
 log = logging.getLogger("aduan")
 
@@ -96,6 +107,8 @@ class Container:
     admin: Administration | None = None
     rate_limiter: LocalRateLimiter | RedisRateLimiter | None = None
     committer: GroupCommitter | None = None  # creates' group commit (PostgreSQL only)
+    lapor: SqlLaporStore | None = None  # the SP4N-LAPOR! outbox and poll state
+    public: PublicDesk | None = None  # the complainant's side (/v1/public/...)
 
     def http_app(self) -> FastAPI:
         return create_app(
@@ -115,6 +128,7 @@ class Container:
                 cors_origins=_origins(self.settings.cors_origins),
                 hsts=self.settings.behind_https,
                 committer=self.committer,
+                public=self.public,
             )
         )
 
@@ -192,6 +206,14 @@ def periodic_jobs(container: Container) -> list[PeriodicJob]:
             "sla-timer", settings.sla_timer_seconds, lambda: timer.tick(container.clock.now())
         )
     ]
+    archiver = silence_archiver(container)
+    jobs.append(
+        PeriodicJob(
+            "archive-timer",
+            settings.archive_timer_seconds,
+            lambda: archiver.tick(container.clock.now()),
+        )
+    )
     sender = notifier(container)
     if sender is not None:
         jobs.append(
@@ -199,7 +221,31 @@ def periodic_jobs(container: Container) -> list[PeriodicJob]:
                 "notifier", settings.notifier_seconds, lambda: sender.drain(container.clock.now())
             )
         )
+    lapor = lapor_connector(container)
+    if lapor is not None:
+        jobs += [
+            PeriodicJob("lapor-import", settings.lapor_poll_seconds, lapor.poll),
+            PeriodicJob("lapor-send", settings.lapor_send_seconds, lapor.send),
+        ]
     return jobs
+
+
+def lapor_connector(container: Container) -> LaporConnector | None:
+    """The SP4N-LAPOR! connector (docs/lapor.md); None while ADUAN_LAPOR_URL is unset."""
+    settings = container.settings
+    if not settings.lapor_url or container.lapor is None:
+        return None
+    token = settings.lapor_token.get_secret_value() if settings.lapor_token else ""
+    return LaporConnector(
+        container.complaints,
+        HttpLaporGateway(settings.lapor_url, token, timeout_seconds=settings.lapor_timeout_seconds),
+        container.lapor,
+        container.lapor,
+        container.metrics,
+        intake_unit=settings.lapor_intake_unit,
+        first_retry=timedelta(seconds=settings.lapor_first_retry_seconds),
+        longest_wait=timedelta(seconds=settings.lapor_longest_wait_seconds),
+    )
 
 
 def sla_timer(container: Container) -> SlaTimer:
@@ -210,6 +256,19 @@ def sla_timer(container: Container) -> SlaTimer:
         container.alerts,
         on_raised=lambda alert: container.metrics.alert_raised(alert.state),
     )
+
+
+def silence_archiver(container: Container) -> SilenceArchiver:
+    """The timer that archives cases silent past the policy's limit (also ``aduan tick``); it
+    takes its candidates from the live SLA view (their paused stages)."""
+    return SilenceArchiver(
+        container.complaints, lambda: container.catalog.live("sla").waiting_case_ids()
+    )
+
+
+def archive_tick(container: Container, now: datetime) -> list[UUID]:
+    """``aduan tick``, after ``sla_tick`` caught the SLA view up: archive the silent cases."""
+    return silence_archiver(container).tick(now)
 
 
 def sla_tick(container: Container, now: datetime, wait_seconds: float = 60.0) -> list[Alert]:
@@ -346,10 +405,16 @@ def bootstrap(
             DuplicateProjection(complaints.personal_data.open_texts),
             SqlDuplicateView,
         ),
+        "surveys": (
+            SurveyProjection(policies.get, calendars.calendar, units.zone_of),
+            SqlSurveyView,
+        ),
     }
     # Append-only read models: one permanent table set, verified and never rebuilt.
+    lapor = SqlLaporStore(read_db)
     append_only: dict[str, tuple[Projection[Any], Any]] = {
         "audit": (AuditProjection(), SqlAuditView(read_db)),
+        "lapor-outbox": (LaporOutboxProjection(), lapor),
     }
     catalog = Catalog(
         read_db,
@@ -375,6 +440,31 @@ def bootstrap(
         admin=admin,
         rate_limiter=_rate_limiter(settings),
         committer=_committer(settings, complaints, read_db),
+        lapor=lapor,
+        public=_public_desk(settings, complaints, units),
+    )
+
+
+def _public_desk(settings: Settings, complaints: Complaints, units: UnitDirectory) -> PublicDesk:
+    """The public side; wrong PINs counted in Redis when configured (per process meanwhile)."""
+    if settings.public_intake_unit not in units:
+        raise ValueError(f"ADUAN_PUBLIC_INTAKE_UNIT {settings.public_intake_unit!r} is no unit")
+    window = settings.pin_failure_window_seconds
+
+    def attempts(limit: int) -> LocalAttempts | RedisAttempts:
+        local = LocalAttempts(max(1, limit), window)
+        if settings.redis_url is None:
+            return local
+        client = redis.Redis.from_url(
+            settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
+        )
+        return RedisAttempts(client, settings.redis_prefix, local)
+
+    return PublicDesk(
+        complaints,
+        intake_unit=settings.public_intake_unit,
+        number_attempts=attempts(settings.pin_max_failures),
+        client_attempts=attempts(settings.pin_client_max_failures),
     )
 
 

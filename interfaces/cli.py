@@ -15,6 +15,7 @@ from rich.table import Table
 from application.errors import NotFound
 from interfaces.audit_cli import audit_cli, catch_up_trail
 from interfaces.bootstrap import Container, bootstrap, operator
+from interfaces.connectors_cli import connectors_cli
 from interfaces.privacy_cli import privacy_cli
 from projections.audit.verify import verify_view
 
@@ -27,7 +28,8 @@ projections_cli = typer.Typer(help="Read models: status and rebuilds", no_args_i
 cli.add_typer(projections_cli, name="projections")
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(privacy_cli, name="privacy")
-report_cli = typer.Typer(help="Reports: monev recaps", no_args_is_help=True)
+cli.add_typer(connectors_cli, name="connectors")
+report_cli = typer.Typer(help="Reports: monev recaps, the IKM", no_args_is_help=True)
 cli.add_typer(report_cli, name="report")
 console = Console()
 
@@ -136,12 +138,14 @@ def projections_rebuild(
                 f"unknown read model {unknown}; known: {sorted(container.projections)}"
             )
         with Progress(console=console) as progress:
-            for chosen in [n for n in names if n in container.catalog.fixed]:
+            for chosen in [n for n in names if n == "audit"]:
                 # Append-only: never rewritten; "rebuilding" it means verifying it.
                 result = verify_view(catch_up_trail(container), container.event_log())
                 console.print(f"{chosen}: verified, {result.to_json()}")
                 if not result.ok:
                     raise typer.Exit(1)
+            for kept in [n for n in names if n in container.catalog.fixed and n != "audit"]:
+                console.print(f"{kept}: append-only (an outbox), kept as it is")
             chosen = [n for n in names if n not in container.catalog.fixed]
             if chosen:
                 head = container.event_log().head()
@@ -165,9 +169,10 @@ def tick(
         typer.Option(help="Scan as of this instant, ISO 8601 with an offset (default: now)"),
     ] = None,
 ) -> None:
-    """Run one SLA scan: catch the SLA read model up, raise the alerts due, print them, exit."""
+    """Run one SLA scan: catch the SLA read model up, raise the alerts due, archive the cases
+    silent past the policy's limit, print them, exit."""
     from domain.tracking_number import display
-    from interfaces.bootstrap import sla_tick
+    from interfaces.bootstrap import archive_tick, sla_tick
 
     instant = None
     if now is not None:
@@ -180,6 +185,7 @@ def tick(
     container = bootstrap()
     try:
         raised = sla_tick(container, instant or container.clock.now())
+        archived = archive_tick(container, instant or container.clock.now())
     finally:
         container.close()
     for alert in raised:
@@ -188,6 +194,7 @@ def tick(
             f"due {alert.due_at.isoformat()}\t{alert.id}"
         )
     console.print(f"{len(raised)} alert(s) raised")
+    console.print(f"{len(archived)} case(s) archived for missing data")
 
 
 @cli.command()
@@ -326,6 +333,72 @@ def report_monev(
     console.print(
         f"{out}: {period.key}{' ' + unit if unit else ''}: {totals['cases']} cases "
         f"({totals['duplicates']} duplicates apart), "
+        f"{report['excluded_restricted']} restricted left out"
+    )
+
+
+IKM_FORMATS = ("json", "csv", "xlsx")
+
+
+@report_cli.command("ikm")
+def report_ikm(
+    year: Annotated[int, typer.Option(min=2000, max=2100, help="The survey year, e.g. 2026")],
+    out: Annotated[Path, typer.Option(help="Output file: .json, .csv or .xlsx")],
+    quarter: Annotated[
+        int | None, typer.Option(min=1, max=4, help="Triwulan 1-4 (default: the whole year)")
+    ] = None,
+    unit: Annotated[str | None, typer.Option(help="One unit (default: agency-wide)")] = None,
+    exclude_restricted: Annotated[
+        bool,
+        typer.Option("--exclude-restricted", help="Leave WBS/staff-ethics surveys out, say so"),
+    ] = False,
+) -> None:
+    """Write the satisfaction index (IKM) of a year or quarter; the format comes from --out."""
+    import calendar
+    import json
+    from datetime import date
+
+    from domain.calendar import end_of_day
+    from interfaces.ikm_render import ikm_csv, ikm_xlsx
+    from projections.surveys.report import ikm_report
+    from projections.surveys.view import SurveyQuery
+
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in IKM_FORMATS:
+        raise typer.BadParameter(f"--out must end in one of {['.' + f for f in IKM_FORMATS]}")
+    container = bootstrap()
+    try:
+        if unit is not None and unit not in container.complaints.units:
+            raise typer.BadParameter(f"no unit {unit}")
+        weights = None
+        if unit is not None and container.admin is not None:
+            last = 12 if quarter is None else 3 * quarter
+            end = end_of_day(
+                date(year, last, calendar.monthrange(year, last)[1]),
+                container.complaints.units.zone_of(unit),
+            )
+            weights = container.admin.ikm_weights(unit, end)
+        view = _current_view(container, "surveys")
+        report = ikm_report(
+            view.surveys(SurveyQuery(year=year, quarter=quarter, unit=unit)),
+            year=year,
+            quarter=quarter,
+            unit=unit,
+            include_restricted=not exclude_restricted,
+            generated_at=container.clock.now(),
+            weights=weights.weights if weights is not None else None,
+            weights_version=weights.version if weights is not None else None,
+            position=view.position(),
+        )
+    finally:
+        container.close()
+    if fmt == "json":
+        out.write_text(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        out.write_bytes(ikm_csv(report) if fmt == "csv" else ikm_xlsx(report))
+    console.print(
+        f"{out}: IKM {report['ikm'] if report['ikm'] is not None else '-'} "
+        f"({report['grade'] or 'no grade'}) from {report['respondents']} respondents, "
         f"{report['excluded_restricted']} restricted left out"
     )
 

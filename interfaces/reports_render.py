@@ -147,6 +147,10 @@ def _csv_rows(report: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:
             yield section, "title", row["title"]
         yield section, "uses", row["uses"]
         yield section, "cases", row["cases"]
+    for scope, figures in (report.get("ikm") or {}).items():
+        for key, value in (figures or {}).items():
+            if key != "unit":
+                yield f"ikm.{scope}", key, value
     for note in report["notes"]:
         yield "notes", "note", note
 
@@ -304,8 +308,26 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
         ("Unit", "Jumlah"),
         [(k, v) for k, v in report["by_unit"].items()] or [("-", 0)],
     )
+    ikm = report.get("ikm") or {}
+    if ikm:
+        table(
+            "K. Indeks Kepuasan Masyarakat (IKM)",
+            ("Cakupan", "Responden", "Nilai IKM", "Mutu", "Kinerja"),
+            [
+                (
+                    "Unit " + f["unit"] if f.get("unit") else "Seluruh unit (tingkat badan)",
+                    f["respondents"],
+                    f["ikm"],
+                    f["grade"],
+                    f["grade_label"],
+                )
+                for f in (ikm.get("unit"), ikm.get("agency"))
+                if f is not None
+            ],
+            {3: "0.00"},
+        )
     table(
-        "K. Penggunaan Referensi Standar Jawaban",
+        "L. Penggunaan Referensi Standar Jawaban",
         ("Referensi (judul)", "Versi", "Dipakai", "Jumlah kasus", "ID"),
         [
             (t.get("title") or "-", t["version"], t["uses"], t["cases"], t["template_id"])

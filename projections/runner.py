@@ -153,6 +153,11 @@ class Runner:
     catch_up_batch_size: int | None = None
     _behind: bool = field(default=False, init=False, repr=False)
 
+    @property
+    def behind(self) -> bool:
+        """Whether the last step filled a whole batch for some view (more may be waiting)."""
+        return self._behind
+
     def step(self) -> int:
         """One batch for every view that is behind; returns how many events were taken in.
 

@@ -116,6 +116,15 @@ class SqlSlaView(SqlView):
             )
             return [_row(r) for r in cursor.fetchall()]
 
+    def waiting_case_ids(self) -> list[UUID]:
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                f"SELECT DISTINCT case_id FROM {self.t('stages')} WHERE paused = %s "
+                "ORDER BY case_id",
+                (True,),
+            )
+            return [_uuid(r[0]) for r in cursor.fetchall()]
+
 
 def _uuid(value: Any) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))

@@ -15,7 +15,9 @@ from interfaces.http.routes import (
     audit,
     complaints,
     duplicates,
+    ikm,
     privacy,
+    public,
     queues,
     reports,
     sla,
@@ -79,7 +81,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for model in (*REQUEST_MODELS, *admin.REQUEST_MODELS):
+    for model in (*REQUEST_MODELS, *admin.REQUEST_MODELS, *public.REQUEST_MODELS):
         model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(model_schema.pop("$defs", {}))
         components[model.__name__] = model_schema
@@ -115,9 +117,11 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(queues.router)
     app.include_router(sla.router)
     app.include_router(reports.router)
+    app.include_router(ikm.router)
     app.include_router(system.router)
     app.include_router(audit.router)
     app.include_router(privacy.router)
     app.include_router(admin.router)
+    app.include_router(public.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

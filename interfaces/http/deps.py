@@ -18,6 +18,7 @@ from application.committer import Committer
 from application.complaints import Complaints
 from application.errors import AuthenticationFailed
 from application.ports import Authenticator, Clock
+from application.public import RESERVED_SUBJECTS, PublicDesk
 from interfaces.http.problems import Problem, field_errors, invalid
 from projections.queues.feed import QueueFeed
 from projections.read_side import ReadSide, wait_for
@@ -52,6 +53,7 @@ class Services:
     hsts: bool = False  # behind HTTPS: send Strict-Transport-Security
     admin: Administration | None = None  # agency configuration; auditors' WBS grants
     committer: Committer | None = None  # group commit of creates (PostgreSQL); None: one save each
+    public: PublicDesk | None = None  # the complainant's side (/v1/public/...); None: off
 
 
 def services(request: Request) -> Services:
@@ -71,6 +73,8 @@ def principal(
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationFailed("the Authorization header must be 'Bearer <token>'")
     found = services.authenticator.authenticate(token.strip())
+    if found.sub in RESERVED_SUBJECTS:
+        raise AuthenticationFailed(f"the subject '{found.sub}' is reserved for the service")
     if services.admin is not None and Role.AUDITOR in found.roles:
         # Grants live in the agency's configuration, not in the token: add them here, once.
         found = found.with_grants(services.admin.grants_for(found.sub))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
 from typing import Any
 
@@ -23,6 +24,7 @@ from application.errors import (
     NotFound,
     PreconditionRequired,
     RequestInFlight,
+    TooManyAttempts,
     UnknownUnit,
     VersionConflict,
 )
@@ -132,6 +134,15 @@ def _translate(error: Exception) -> Problem | None:
             )
         case DuplicateCycle():
             return Problem(409, "duplicate-cycle", "Duplicates would form a cycle", str(error))
+        case TooManyAttempts():
+            seconds = max(1, math.ceil(error.retry_after))
+            return Problem(
+                429,
+                "too-many-attempts",
+                "Too many wrong PINs",
+                f"too many wrong PINs for this tracking number or from you; retry in {seconds} s",
+                headers={"Retry-After": str(seconds)},
+            )
         case RequestInFlight():
             return Problem(409, "request-in-flight", "Request still in flight", str(error))
         case TransitionNotAllowed():
@@ -213,6 +224,7 @@ KNOWN_ERRORS: tuple[type[Exception], ...] = (
     IdempotencyKeyReused,
     RequestInFlight,
     DuplicateCycle,
+    TooManyAttempts,
     TransitionNotAllowed,
     OperationalError,
     InterfaceError,

@@ -171,6 +171,23 @@ class CloseIn(RequestBody, TemplatePick):
             raise ValueError("only allowed when the outcome is 'duplicate'")
         return value
 
+    forward_to: str | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        pattern=r"\S",
+        description="The agency a 'forwarded' case goes to (its SP4N-LAPOR! agency code)",
+        validate_default=True,
+    )
+
+    @field_validator("forward_to")
+    @classmethod
+    def _only_when_forwarded(cls, value: str | None, info: ValidationInfo) -> str | None:
+        outcome = info.data.get("outcome")
+        if outcome is not None and outcome != Outcome.FORWARDED and value is not None:
+            raise ValueError("only allowed when the outcome is 'forwarded'")
+        return value
+
 
 class MarkDuplicateIn(RequestBody):
     model_config = ConfigDict(

@@ -16,7 +16,7 @@ ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
 DOCS_PATHS = ("/docs", "/redoc")
 JSON_POLICY = "default-src 'none'; frame-ancestors 'none'"
 HSTS = "max-age=31536000; includeSubDomains"
-CORS_HEADERS = ["Authorization", "Content-Type", "If-Match", "Idempotency-Key"]
+CORS_HEADERS = ["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Tracking-Pin"]
 CORS_EXPOSED = ["ETag", "Location", "Retry-After"]
 
 

@@ -56,6 +56,10 @@ class MemorySlaView(MemoryCaseStates):
         with self._lock:
             return sorted(self._rows.get(case_id, []), key=lambda r: r.stage)
 
+    def waiting_case_ids(self) -> list[UUID]:
+        with self._lock:
+            return sorted(i for i, rows in self._rows.items() if any(r.paused for r in rows))
+
 
 def _order(row: SlaRow) -> tuple[datetime, str, str]:
     return row.due_at, str(row.case_id), row.stage

@@ -72,3 +72,7 @@ class SlaView(View, CaseStates, Protocol):
     def stages(self, case_id: UUID) -> list[SlaRow]:
         """The open stages of one case, by stage name."""
         ...
+
+    def waiting_case_ids(self) -> list[UUID]:
+        """The open cases waiting for the complainant (their stages paused), by id."""
+        ...

@@ -158,7 +158,8 @@ def _body_routes(api) -> list[tuple[str, str]]:
     found = []
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
-            if "requestBody" in operation:
+            # The complainant's routes know no roles: tests/e2e/test_http_public.py has theirs.
+            if "requestBody" in operation and not path.startswith("/v1/public/"):
                 found.append((method.upper(), path))
     assert found
     return sorted(found)

@@ -13,7 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from interfaces.http.routes.admin import AnswerTemplateIn, ClosureIn, GrantIn, SlaPolicyIn
+from interfaces.http.routes.admin import (
+    AnswerTemplateIn,
+    ClosureIn,
+    GrantIn,
+    IkmWeightsIn,
+    SlaPolicyIn,
+)
 from interfaces.http.schemas import (
     AcknowledgeIn,
     CloseIn,
@@ -97,6 +103,7 @@ ROUTES = [
     Route("POST", "/v1/admin/answer-templates", AnswerTemplateIn, ADMIN, versioned=False),
     Route("PUT", "/v1/admin/answer-templates/{template}", AnswerTemplateIn, ADMIN),
     Route("POST", "/v1/admin/grants", GrantIn, ADMIN, versioned=False),
+    Route("POST", "/v1/admin/ikm-weights", IkmWeightsIn, ADMIN, versioned=False),
 ]
 
 

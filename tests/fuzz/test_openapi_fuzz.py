@@ -40,7 +40,17 @@ CHECKS = [
     response_schema_conformance,
 ]
 # Routes anyone may call without a token.
-PUBLIC = {"/healthz", "/readyz", "/metrics"}
+PUBLIC = {
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    # The complainant's side: a tracking number and its PIN, never a token.
+    "/v1/public/complaints",
+    "/v1/public/complaints/{tracking_number}",
+    "/v1/public/complaints/{tracking_number}/replies",
+    "/v1/public/complaints/{tracking_number}/survey",
+    "/v1/public/complaints/{tracking_number}/objection",
+}
 # The live queue feed is a server-sent event stream that never ends by design; its behaviour
 # (auth, 403 on another unit, events) is covered by tests/e2e/test_queue_feed.py.
 EXCLUDED = "/v1/queues/{unit}/events"

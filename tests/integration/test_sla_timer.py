@@ -155,7 +155,7 @@ def test_the_notifier_delivers_each_alert_at_least_once_and_retries_after_a_500(
     container: Container, clock: ManualClock
 ) -> None:
     assert notifier(container) is None  # no webhook configured: alerts stay in the outbox
-    assert [j.name for j in periodic_jobs(container)] == ["sla-timer"]
+    assert [j.name for j in periodic_jobs(container)] == ["sla-timer", "archive-timer"]
     container.complaints.file_case(INTAKE, new_case())
     clock.advance(timedelta(days=30))
     raised = sla_tick(container, clock.now())

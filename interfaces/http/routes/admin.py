@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
@@ -17,10 +18,13 @@ from domain.configuration import (
     AnswerTemplate,
     Closure,
     Grant,
+    IkmWeights,
     PolicyRecord,
     TemplateVersionConflict,
 )
-from domain.vocabulary import Category
+from domain.errors import InvalidCommand
+from domain.ikm import weight_text
+from domain.vocabulary import SURVEY_ELEMENTS, Category, SurveyElement
 from interfaces.http.deps import (
     IfMatchDep,
     PrincipalDep,
@@ -78,6 +82,19 @@ class AnswerTemplateIn(RequestBody):
     body: str = Field(min_length=1, max_length=10_000)
 
 
+WeightValue = Annotated[Decimal, Field(gt=0, le=1, max_digits=12, decimal_places=10)]
+
+
+class IkmWeightsIn(RequestBody):
+    """A unit's IKM weights: one per element, summing to exactly 1; null: equal weights again."""
+
+    unit: str = Field(min_length=1, max_length=64, description="A unit code")
+    weights: dict[SurveyElement, WeightValue] | None = Field(
+        description='Each of the nine elements with its weight, e.g. "persyaratan": 0.2'
+    )
+    description: str = Field("", max_length=500)
+
+
 class GrantIn(RequestBody):
     sub: str = Field(min_length=1, max_length=200, description="The auditor's token subject")
     unit: str = Field(min_length=1, max_length=64, description="A unit code, or * for all")
@@ -90,6 +107,7 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     SlaPolicyIn,
     AnswerTemplateIn,
     GrantIn,
+    IkmWeightsIn,
 )
 
 
@@ -152,6 +170,32 @@ class GrantOut(BaseModel):
 
 class GrantsOut(BaseModel):
     items: list[GrantOut]
+
+
+class IkmWeightsOut(BaseModel):
+    unit: str
+    version: int
+    weights: dict[str, str] | None  # exact: "0.2", or "1/3"; null: equal weights (1/9)
+    description: str
+    set_at: datetime
+    set_by: str
+
+
+class IkmWeightsListOut(BaseModel):
+    items: list[IkmWeightsOut]
+
+
+def _ikm_weights(w: IkmWeights) -> IkmWeightsOut:
+    return IkmWeightsOut(
+        unit=w.unit,
+        version=w.version,
+        weights=None
+        if w.weights is None
+        else {e.value: weight_text(x) for e, x in zip(SURVEY_ELEMENTS, w.weights, strict=True)},
+        description=w.description,
+        set_at=w.set_at,
+        set_by=w.set_by,
+    )
 
 
 def _closure(c: Closure) -> ClosureOut:
@@ -482,3 +526,46 @@ def revoke_grant(
 ) -> Response:
     admin.revoke_grant(principal, grant_id)
     return Response(status_code=204)
+
+
+# --- IKM weights ---------------------------------------------------------------------------
+
+
+@router.get(
+    "/ikm-weights",
+    response_model=IkmWeightsListOut,
+    operation_id="listIkmWeights",
+    summary="Every unit's IKM weights versions (units without any use equal weights, 1/9)",
+    responses=ERRORS,
+)
+def list_ikm_weights(principal: ReaderDep, admin: AdminDep) -> IkmWeightsListOut:
+    return IkmWeightsListOut(items=[_ikm_weights(w) for w in admin.ikm_weight_versions(principal)])
+
+
+@router.post(
+    "/ikm-weights",
+    status_code=201,
+    response_model=IkmWeightsOut,
+    operation_id="setIkmWeights",
+    summary="Set a unit's IKM weights (a new version); a period's IKM uses the version in force "
+    "at its end",
+    responses=ERRORS,
+    openapi_extra=body_openapi(IkmWeightsIn),
+)
+def set_ikm_weights(
+    principal: Annotated[Principal, _configurer(Configure.IKM_WEIGHTS)],
+    admin: AdminDep,
+    response: Response,
+    body: Annotated[IkmWeightsIn, Depends(json_body(IkmWeightsIn))],
+) -> IkmWeightsOut:
+    weights = None
+    if body.weights is not None:
+        missing = [e.value for e in SURVEY_ELEMENTS if e not in body.weights]
+        if missing:
+            raise InvalidCommand("weights", f"give a weight for every element; missing {missing}")
+        weights = [body.weights[e] for e in SURVEY_ELEMENTS]
+    found = admin.set_ikm_weights(
+        principal, unit=body.unit, weights=weights, description=body.description
+    )
+    response.headers["Location"] = f"/v1/admin/ikm-weights#{found.unit}-{found.version}"
+    return _ikm_weights(found)

@@ -372,6 +372,7 @@ def close(
         outcome=body.outcome,
         answer=body.answer,
         duplicate_of=body.duplicate_of,
+        forward_to=body.forward_to,
         template=_template(body),
     )
     return _command_out(result, response)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
+from fractions import Fraction
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
@@ -11,11 +13,14 @@ from fastapi.responses import JSONResponse, Response
 
 from application.access import ALL_UNITS, Read, may_read_unit, sees_restricted
 from application.errors import Forbidden, NotFound
+from domain.calendar import end_of_day
 from interfaces.http.deps import PrincipalDep, ServicesDep, caught_up
 from interfaces.http.problems import Problem, invalid
 from interfaces.reports_render import MEDIA_TYPES, filename, render
 from projections.monev.report import monev_report
 from projections.monev.view import Period
+from projections.surveys.report import ikm_summary
+from projections.surveys.view import SurveyQuery
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -32,6 +37,7 @@ class Scope:
 
     unit: str | None
     include_restricted: bool
+    include_restricted_agency: bool = False  # in agency-wide figures of a unit's recap (IKM)
 
 
 def report_scope(
@@ -55,7 +61,7 @@ def report_scope(
             raise NotFound(f"no unit {unit}")
         if not may_read_unit(principal, unit, Read.REPORTS):
             raise Forbidden(f"you do not serve {unit}")
-    return Scope(unit, sees_restricted(principal, unit))
+    return Scope(unit, sees_restricted(principal, unit), sees_restricted(principal, None))
 
 
 def report_period(
@@ -130,7 +136,43 @@ def build_report(services: ServicesDep, scope: Scope, period: Period) -> dict[st
     titles = services.admin.template_titles() if services.admin is not None else {}
     for row in report["by_template"]:
         row["title"] = titles.get(row["template_id"])
-    return report
+    return report | {"ikm": ikm_of_period(services, scope, period)}
+
+
+def unit_weights(
+    services: ServicesDep, unit: str | None, last_day: date
+) -> tuple[tuple[Fraction, ...] | None, int | None]:
+    """The unit's IKM weights in force at the end of ``last_day`` (the period's), with their
+    version; (None, None): equal weights, as always agency-wide."""
+    if unit is None or services.admin is None:
+        return None, None
+    end = end_of_day(last_day, services.complaints.units.zone_of(unit))
+    found = services.admin.ikm_weights(unit, end)
+    return (None, None) if found is None else (found.weights, found.version)
+
+
+def ikm_of_period(services: ServicesDep, scope: Scope, period: Period) -> dict[str, Any]:
+    """The satisfaction index of the recap's period: the unit's (with a unit) and the agency's."""
+    rows = services.read_side.view("surveys").surveys(
+        SurveyQuery(year=period.year, quarter=(period.months[0] + 2) // 3)
+    )
+    agency = ikm_summary(
+        rows,
+        months=period.months,
+        unit=None,
+        include_restricted=scope.include_restricted_agency,
+    )
+    if scope.unit is None:
+        return {"unit": None, "agency": agency}
+    weights, _ = unit_weights(services, scope.unit, period.last_day)
+    unit = ikm_summary(
+        rows,
+        months=period.months,
+        unit=scope.unit,
+        include_restricted=scope.include_restricted,
+        weights=weights,
+    )
+    return {"unit": unit, "agency": agency}
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -153,7 +195,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         "and staff-ethics cases are left out for callers who may not see them, and "
         "`excluded_restricted` says how many. Output by `?format=` (wins) or `Accept`."
     ),
-    dependencies=[caught_up("monev")],
+    dependencies=[caught_up("monev", "surveys")],
     responses={
         200: {
             "description": "The recap",
@@ -194,7 +236,7 @@ def monev(
     "/monev/chart.png",
     operation_id="monevChart",
     summary="Chart of the period: cases per month by kind, and the share within SLA per stage",
-    dependencies=[caught_up("monev")],
+    dependencies=[caught_up("monev", "surveys")],
     response_class=Response,
     responses={200: {"content": {"image/png": {}}, "description": "A PNG image"}, **_ERRORS},
 )

@@ -1,0 +1,97 @@
+"""``aduan connectors status``: each connector to a neighbouring system and how it is doing."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from interfaces.bootstrap import Container, bootstrap
+
+connectors_cli = typer.Typer(
+    help="Connectors to neighbouring systems (SP4N-LAPOR!)", no_args_is_help=True
+)
+console = Console()
+
+
+def connector_statuses(container: Container) -> list[dict[str, Any]]:
+    """Each connector's configuration, polls and outbox (one so far: SP4N-LAPOR!)."""
+    store = container.lapor
+    assert store is not None
+    poll = store.poll_state("lapor")
+    counts = store.counts()
+    head = container.event_log().head()
+    # The latest problem: a poll that failed after the last good one, else a message's.
+    poll_failing = poll.last_error_at is not None and (
+        poll.last_success_at is None or poll.last_error_at >= poll.last_success_at
+    )
+    return [
+        {
+            "connector": "lapor",
+            "configured": bool(container.settings.lapor_url),
+            "url": container.settings.lapor_url,
+            "last_success_at": poll.last_success_at,
+            "last_poll_at": poll.last_poll_at,
+            "cursor": poll.cursor,
+            "pending": counts.pending,
+            "retrying": counts.retrying,
+            "failed": counts.retrying + counts.rejected,
+            "rejected": counts.rejected,
+            "delivered": counts.delivered,
+            "outbox_lag": max(head - store.position(), 0),
+            "last_error": poll.last_error if poll_failing else counts.last_error,
+        }
+    ]
+
+
+@connectors_cli.command("status")
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per connector")] = False,
+) -> None:
+    """Configured or not, last successful poll, outbox pending/failed/delivered, last error."""
+    container = bootstrap()
+    try:
+        statuses = connector_statuses(container)
+    finally:
+        container.close()
+    if as_json:
+        for entry in statuses:
+            print(json.dumps(entry, default=_iso))
+        return
+    table = Table(title="Connectors")
+    columns = (
+        "connector",
+        "configured",
+        "last successful poll",
+        "pending",
+        "retrying",
+        "rejected",
+        "delivered",
+        "outbox lag",
+        "last error",
+    )
+    for column in columns:
+        table.add_column(column)
+    for entry in statuses:
+        table.add_row(
+            entry["connector"],
+            "yes" if entry["configured"] else "no",
+            _iso(entry["last_success_at"]) or "never",
+            str(entry["pending"]),
+            str(entry["retrying"]),
+            str(entry["rejected"]),
+            str(entry["delivered"]),
+            str(entry["outbox_lag"]),
+            entry["last_error"] or "",
+        )
+    console.print(table)
+
+
+def _iso(value: Any) -> str | None:
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return value  # type: ignore[no-any-return]

@@ -1,0 +1,1 @@
+"""The SP4N-LAPOR! outbox: outbound messages derived from case events."""

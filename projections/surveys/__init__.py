@@ -1,0 +1,1 @@
+"""Satisfaction surveys: one row per surveyed case, and the IKM reports built from them."""

@@ -1,0 +1,1 @@
+"""Fake peers on loopback for connector tests."""
