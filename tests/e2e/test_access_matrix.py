@@ -10,6 +10,7 @@ import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from uuid import uuid4
 
 from fastapi import FastAPI
 
@@ -225,7 +226,8 @@ EXPECTED: dict[tuple[str, str], Expect] = {
         (403, 200, 200, 403, 403, 404),
         COMMAND_ELSEWHERE,
         _duplicate,
-        lambda: {"original_id": _ORIGINALS[-1]},
+        # BOLA tests send it with no setup: the case is hidden, so any id does there.
+        lambda: {"original_id": _ORIGINALS[-1] if _ORIGINALS else str(uuid4())},
     ),
     ("GET", "/v1/complaints/{case_id}/possible-duplicates"): CASE_READ,
     ("GET", "/v1/answer-templates"): Expect(
