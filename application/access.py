@@ -192,11 +192,17 @@ def granted(principal: Principal, units: Iterable[str]) -> bool:
 
 def can_see(principal: Principal, case: Complaint) -> bool:
     """One case (and its history): 404 for anyone this says no to."""
-    if case.is_restricted:
-        return sees_restricted_case(principal, case.units())
+    return can_see_units(principal, case.is_restricted, case.units())
+
+
+def can_see_units(principal: Principal, restricted: bool, units: Iterable[str]) -> bool:
+    """``can_see`` for a case known by its read-model row: restricted or not, and its units."""
+    units = list(units)
+    if restricted:
+        return sees_restricted_case(principal, units)
     if principal.has(Role.AUDITOR):
         return True
-    return principal.has(*CASE_ROLES) and any(principal.serves(u) for u in case.units())
+    return principal.has(*CASE_ROLES) and any(principal.serves(u) for u in units)
 
 
 def sees_restricted_case(principal: Principal, units: Iterable[str]) -> bool:

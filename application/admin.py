@@ -265,11 +265,29 @@ class Administration:
     ) -> list[AnswerTemplate]:
         """The latest version of each template (of ``category``), by category then title."""
         require_read(principal, Read.CONFIGURATION)
+        return self._latest_templates(category)
+
+    def templates_to_pick(
+        self, principal: Principal, category: Category | None = None
+    ) -> list[AnswerTemplate]:
+        """The same list for case officers (and auditors), who pick one when answering."""
+        require_read(principal, Read.CASES)
+        return self._latest_templates(category)
+
+    def _latest_templates(self, category: Category | None) -> list[AnswerTemplate]:
         config = self._current()
         latest = [versions[-1] for versions in (config.templates.values() if config else [])]
         if category is not None:
             latest = [t for t in latest if t.category == category.value]
         return sorted(latest, key=lambda t: (t.category, t.title, str(t.id)))
+
+    def template_titles(self) -> dict[str, str]:
+        """Each template's latest title by id (as text), for labelling reports; no role check:
+        titles are no secret, and reports check their own readers."""
+        config = self._current()
+        if config is None:
+            return {}
+        return {str(i): versions[-1].title for i, versions in config.templates.items() if versions}
 
     def answer_template(self, principal: Principal, template_id: UUID) -> list[AnswerTemplate]:
         """Every version of one template, oldest first."""

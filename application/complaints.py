@@ -29,6 +29,7 @@ from application.access import (
     sees_restricted_case,
 )
 from application.errors import (
+    DuplicateCycle,
     Forbidden,
     IdempotencyKeyReused,
     NotFound,
@@ -59,17 +60,25 @@ from application.privacy import (
     sees_identity,
 )
 from domain.complaint import Complaint
+from domain.configuration import AgencyConfiguration, AnswerTemplate
+from domain.errors import InvalidCommand
 from domain.public_access import PublicAccess
 from domain.service_levels import StageStatus, service_levels
 from domain.tracking_index import TrackingNumberIndex
 from domain.tracking_number import RANDOM_BYTES, normalise, tracking_number_from
 from domain.units import UnitDirectory
-from domain.values import PUBLIC_ACTOR, Actor, Reporter
+from domain.values import PUBLIC_ACTOR, Actor, Reporter, SealedReporter
 from domain.vocabulary import Category, Channel, FollowUpAction, Kind, Outcome
 
 IDEMPOTENCY_NAMESPACE = uuid5(NAMESPACE_URL, "aduan:idempotency")
 # Public creates: keys scoped to the public client, in a namespace no token subject can reach.
 PUBLIC_IDEMPOTENCY_NAMESPACE = uuid5(NAMESPACE_URL, "aduan:idempotency:public")
+# The answer a case closed as a duplicate gets when the officer writes no note of their own.
+DUPLICATE_ANSWER = (
+    "Pengaduan ini sama dengan pengaduan lain yang sudah kami terima; tindak lanjutnya "
+    "dilakukan bersama pengaduan tersebut."
+)
+_MAX_DUPLICATE_CHAIN = 50
 _TRACKING_NUMBER_ATTEMPTS = 5
 
 
@@ -111,6 +120,27 @@ class NewCase:
     intake_unit: str
     received_at: datetime | None = None
     external_ref: str | None = None
+    product_registration: str | None = None
+
+
+@dataclass(frozen=True)
+class TemplateChoice:
+    """A standard answer an officer picked: its id, and a version (None: the latest)."""
+
+    id: UUID
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class DuplicateProbe:
+    """What a case's likely duplicates are looked for by (see ``duplicate_probe``)."""
+
+    case_id: UUID
+    category: str
+    product_registration: str | None
+    email_match: str | None
+    phone_match: str | None
+    text: str
 
 
 @dataclass(frozen=True)
@@ -403,6 +433,7 @@ class Complaints(Application):
             actor=draft.actor,
             at=at,
             sealer=draft.sealer,
+            product_registration=new.product_registration,
         )
         index = TrackingNumberIndex.assign(number, draft.case_id, at)
         access = (
@@ -435,10 +466,21 @@ class Complaints(Application):
         return case
 
     def acknowledge(
-        self, principal: Principal, case_id: UUID, if_match: int | None, *, message: str
+        self,
+        principal: Principal,
+        case_id: UUID,
+        if_match: int | None,
+        *,
+        message: str,
+        template: TemplateChoice | None = None,
     ) -> CommandResult:
         case = self.authorize(principal, case_id, Command.ACKNOWLEDGE, if_match)
-        case.acknowledge(message=message, actor=self._actor(principal, case), at=self.clock.now())
+        case.acknowledge(
+            message=message,
+            actor=self._actor(principal, case),
+            at=self.clock.now(),
+            template=self._template(case, template),
+        )
         return self._save(case, if_match)
 
     def route(
@@ -471,8 +513,12 @@ class Complaints(Application):
         action: FollowUpAction,
         note: str,
         public: bool,
+        template: TemplateChoice | None = None,
     ) -> CommandResult:
         case = self.authorize(principal, case_id, command_for_follow_up(action), if_match)
+        if template is not None and action != FollowUpAction.INTERIM_ANSWER:
+            raise InvalidCommand("template_id", "only an 'interim_answer' follow-up uses one")
+        chosen = self._template(case, template)
         at = self.clock.now()
         case.follow_up(
             action=action,
@@ -481,6 +527,7 @@ class Complaints(Application):
             actor=self._actor(principal, case),
             at=at,
             sealer=self.personal_data.sealer_for(case, at),
+            template=chosen,
         )
         return self._save(case, if_match)
 
@@ -506,11 +553,14 @@ class Complaints(Application):
         outcome: Outcome,
         answer: str,
         duplicate_of: UUID | None = None,
+        template: TemplateChoice | None = None,
+        original_field: str = "duplicate_of",
         forward_to: str | None = None,
     ) -> CommandResult:
         case = self.authorize(principal, case_id, Command.CLOSE, if_match)
+        chosen = self._template(case, template)
         if duplicate_of is not None:
-            self._visible(principal, duplicate_of, field="duplicate_of")
+            self._check_original(principal, case, duplicate_of, original_field)
         at = self.clock.now()
         case.close(
             outcome=outcome,
@@ -519,9 +569,34 @@ class Complaints(Application):
             actor=self._actor(principal, case),
             at=at,
             sealer=self.personal_data.sealer_for(case, at),
+            template=chosen,
             forward_to=forward_to,
         )
         return self._save(case, if_match)
+
+    def mark_duplicate(
+        self,
+        principal: Principal,
+        case_id: UUID,
+        if_match: int | None,
+        *,
+        original_id: UUID,
+        note: str | None = None,
+    ) -> CommandResult:
+        """Close the case as a duplicate of ``original_id``: one ``Closed`` event.
+
+        The original must be another case the caller sees (404 otherwise, like any hidden
+        case), and must not lead back to this one through its own ``duplicate_of`` (409).
+        """
+        return self.close_case(
+            principal,
+            case_id,
+            if_match,
+            outcome=Outcome.DUPLICATE,
+            answer=note or DUPLICATE_ANSWER,
+            duplicate_of=original_id,
+            original_field="original_id",
+        )
 
     def reopen(
         self, principal: Principal, case_id: UUID, if_match: int | None, *, reason: str
@@ -594,6 +669,39 @@ class Complaints(Application):
         return visible, next_after
 
     # --- queries -------------------------------------------------------------------------
+
+    def duplicate_probe(
+        self, principal: Principal, case_id: UUID, *, route: str = "possible-duplicates"
+    ) -> DuplicateProbe:
+        """What finding the case's likely duplicates compares, as far as the caller may use it.
+
+        The reporter's match hashes only for a caller who sees the reporter, and none once the
+        reporter is erased; the description only while it can still be opened.
+        """
+        case = self._visible(principal, case_id)
+        record_read(self.access_log, principal, case, route, self.clock.now())
+        reporter = case.reporter
+        hashes: tuple[str | None, str | None] = (None, None)
+        if (
+            isinstance(reporter, SealedReporter)
+            and not case.reporter_erased
+            and sees_identity(principal, case)
+        ):
+            hashes = (reporter.email_match, reporter.phone_match)
+        description = None
+        if not case.reporter_erased:
+            opener = self.personal_data.opener(case.id)
+            if not opener.erased(case.description):
+                description = opener.text("description", case.description)
+        text = case.subject if not description else f"{case.subject}\n{description}"
+        return DuplicateProbe(
+            case_id=case.id,
+            category=case.category.value,
+            product_registration=case.product_registration,
+            email_match=hashes[0],
+            phone_match=hashes[1],
+            text=text,
+        )
 
     def case(
         self,
@@ -677,6 +785,57 @@ class Complaints(Application):
             where = f" ({field})" if field else ""
             raise NotFound(f"no case {case_id}{where}")
         return case
+
+    def _template(self, case: Complaint, choice: TemplateChoice | None) -> AnswerTemplate | None:
+        """The standard answer an officer picked (latest version unless named), checked: 422
+        for an unknown template or version, or one of another category."""
+        if choice is None:
+            return None
+        config: AgencyConfiguration | None
+        try:
+            config = self.repository.get(AgencyConfiguration.ID)
+        except AggregateNotFoundError:
+            config = None
+        versions = config.templates.get(choice.id) if config is not None else None
+        if not versions:
+            raise InvalidCommand("template_id", f"no answer template {choice.id}")
+        if choice.version is None:
+            chosen = versions[-1]
+        else:
+            found = [t for t in versions if t.version == choice.version]
+            if not found:
+                raise InvalidCommand(
+                    "template_version",
+                    f"template {choice.id} has versions 1..{versions[-1].version}",
+                )
+            chosen = found[0]
+        if chosen.category != case.category.value:
+            raise InvalidCommand(
+                "template_id",
+                f"the template is for '{chosen.category}', the case is '{case.category.value}'",
+            )
+        return chosen
+
+    def _check_original(
+        self, principal: Principal, case: Complaint, original_id: UUID, field: str
+    ) -> None:
+        """422 for the case itself, 404 for a case the caller does not see, 409 for a cycle."""
+        if original_id == case.id:
+            raise InvalidCommand(field, "a case cannot duplicate itself")
+        original = self._visible(principal, original_id, field=field)
+        seen = {case.id}
+        step: Complaint | None = original
+        for _ in range(_MAX_DUPLICATE_CHAIN):
+            if step is None or step.duplicate_of is None:
+                return
+            if step.duplicate_of in seen:
+                raise DuplicateCycle(
+                    f"case {original_id} is closed as a duplicate of this case (directly or "
+                    "through others): mark it the other way round, or reopen it first"
+                )
+            seen.add(step.id)
+            step = self._find(step.duplicate_of)
+        raise DuplicateCycle(f"case {original_id} starts a chain of duplicates too long to follow")
 
     def _require_unit(self, field: str, code: str) -> None:
         if code not in self.units:

@@ -29,6 +29,10 @@ class VersionConflict(ApplicationError):
         super().__init__(f"expected version {expected}{now}")
 
 
+class DuplicateCycle(ApplicationError):
+    """Marking a case a duplicate of one that is (through others) a duplicate of it."""
+
+
 class UnknownUnit(ApplicationError):
     def __init__(self, field: str, code: str) -> None:
         self.field = field

@@ -65,6 +65,10 @@ class KeyStore(Protocol):
         """The wrapped key; None when it was erased or never existed."""
         ...
 
+    def get_many(self, key_ids: list[UUID]) -> dict[UUID, bytes | None]:
+        """``get`` for many keys in one query (read models opening a batch of cases)."""
+        ...
+
     def erase(self, key_id: UUID, at: datetime) -> bool:
         """Destroy the wrapped key, keeping a row that says when; False if already gone."""
         ...

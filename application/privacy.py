@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -147,14 +148,41 @@ class PersonalData:
     def opener(self, case_id: UUID) -> Opener:
         return Opener(self, case_id)
 
+    def open_texts(
+        self, cases: list[tuple[UUID, dict[str, Any]]]
+    ) -> list[dict[str, str | None]]:
+        """Sealed texts of many cases in clear, by field, in order; None for a field whose key is
+        destroyed. Read models use this for a whole batch: one key-store query for all keys."""
+        key_ids = sorted(
+            {v.key_id for _, values in cases for v in values.values() if isinstance(v, SealedText)}
+        )
+        keys = {
+            key_id: None if wrapped is None else self.envelope.unwrap(key_id, wrapped)
+            for key_id, wrapped in self.keys.get_many(key_ids).items()
+        }
+        opened_all = []
+        for case_id, values in cases:
+            opener = Opener(self, case_id, keys)
+            opened: dict[str, str | None] = {}
+            for field, value in values.items():
+                text = None if value is None or opener.erased(value) else opener.text(field, value)
+                opened[field] = None if text in (ERASED, UNREADABLE) else text
+            opened_all.append(opened)
+        return opened_all
+
 
 class Opener:
     """Opens the sealed texts of one case for one read, each key unwrapped once."""
 
-    def __init__(self, personal: PersonalData, case_id: UUID) -> None:
+    def __init__(
+        self,
+        personal: PersonalData,
+        case_id: UUID,
+        keys: dict[UUID, bytes | None] | None = None,
+    ) -> None:
         self._personal = personal
         self._case_id = case_id
-        self._keys: dict[UUID, bytes | None] = {}
+        self._keys: dict[UUID, bytes | None] = keys if keys is not None else {}
 
     def _key(self, key_id: UUID) -> bytes | None:
         if key_id not in self._keys:
@@ -204,11 +232,24 @@ def sees_identity(principal: Principal, case: Complaint) -> bool:
     agency-wide readers. A whistle-blower's identity reaches only the case's designated roles
     (never an auditor, even one granted the case).
     """
-    roles = RESTRICTED_ROLES if case.is_restricted else CASE_ROLES
-    if case.anonymous:
-        return principal.has(*roles) and principal.serves(case.intake_unit)
-    if case.is_restricted:
-        return principal.has(*roles) and any(principal.serves(u) for u in case.units())
+    return sees_identity_of(
+        principal, case.anonymous, case.is_restricted, case.intake_unit, case.units()
+    )
+
+
+def sees_identity_of(
+    principal: Principal,
+    anonymous: bool,
+    restricted: bool,
+    intake_unit: str,
+    units: Iterable[str],
+) -> bool:
+    """``sees_identity`` for a case known by its read-model row."""
+    roles = RESTRICTED_ROLES if restricted else CASE_ROLES
+    if anonymous:
+        return principal.has(*roles) and principal.serves(intake_unit)
+    if restricted:
+        return principal.has(*roles) and any(principal.serves(u) for u in units)
     return True
 
 

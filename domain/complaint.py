@@ -14,6 +14,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidCommand, TransitionNotAllowed
+from domain.product_registration import normalised_registration
 from domain.values import Actor, Reporter, SealedReporter, SealedText, Sealer, Text, seal_reporter
 from domain.vocabulary import (
     HIGHEST_SCORE,
@@ -28,12 +29,27 @@ from domain.vocabulary import (
     Status,
 )
 
+if TYPE_CHECKING:  # configuration imports service levels, which import this module
+    from domain.configuration import AnswerTemplate
+
 ROUTABLE_FROM = (Status.ACKNOWLEDGED, Status.ROUTED, Status.IN_FOLLOW_UP, Status.REOPENED)
 FOLLOW_UP_FROM = (Status.ROUTED, Status.IN_FOLLOW_UP, Status.REOPENED)
 REQUEST_DATA_FROM = (Status.ACKNOWLEDGED, *FOLLOW_UP_FROM)
 CLOSABLE_FROM = ROUTABLE_FROM
 CONFIDENTIAL_CHANNELS = frozenset({Channel.WBS})
 RESTRICTED_CATEGORIES = frozenset({Category.ETIKA_PEGAWAI})
+
+
+def _no_template(state: dict[str, Any]) -> None:
+    """Upcast an event stored before standard answers were recorded: none was used."""
+    state["template_id"] = None
+    state["template_version"] = None
+
+
+def _record_template(case: Any, template_id: UUID | None, version: int | None) -> None:
+    if template_id is not None and version is not None:
+        # getattr: a read model's stored state may predate the attribute.
+        case.templates_used = (*getattr(case, "templates_used", ()), (template_id, version))
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,13 @@ class Complaint(Aggregate):
         policy_version: int
         request_fingerprint: str | None
         actor: Actor
+        product_registration: str | None
+
+        class_version = 2  # 2: product_registration (None in older events)
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["product_registration"] = None
 
         def apply(self, aggregate: Any) -> None:
             case: Complaint = aggregate
@@ -118,14 +141,22 @@ class Complaint(Aggregate):
             case.reporter_erased_at = None
             case.survey_answered_at = None
             case.flagged_for_review = False
+            case.product_registration = self.product_registration
+            case.templates_used = ()
 
     class Acknowledged(Aggregate.Event):
         message: str
         actor: Actor
+        template_id: UUID | None
+        template_version: int | None
+
+        class_version = 2  # 2: the standard answer used, if any (None in older events)
+        upcast_v1_v2 = staticmethod(_no_template)
 
         def apply(self, aggregate: Any) -> None:
             aggregate.status = Status.ACKNOWLEDGED
             aggregate.acknowledged_at = self.timestamp
+            _record_template(aggregate, self.template_id, self.template_version)
 
     class Routed(Aggregate.Event):
         from_unit: str
@@ -147,8 +178,14 @@ class Complaint(Aggregate):
         note: Text
         public: bool
         actor: Actor
+        template_id: UUID | None
+        template_version: int | None
+
+        class_version = 2  # 2: the standard answer used, if any (None in older events)
+        upcast_v1_v2 = staticmethod(_no_template)
 
         def apply(self, aggregate: Any) -> None:
+            _record_template(aggregate, self.template_id, self.template_version)
             if aggregate.status in FOLLOW_UP_FROM:
                 aggregate.status = Status.IN_FOLLOW_UP
             aggregate.follow_ups.append(FollowUp(self.timestamp, self.action, self.public))
@@ -167,10 +204,16 @@ class Complaint(Aggregate):
         answer: Text
         duplicate_of: UUID | None
         actor: Actor
+        template_id: UUID | None
+        template_version: int | None
+
+        class_version = 2  # 2: the standard answer used, if any (None in older events)
+        upcast_v1_v2 = staticmethod(_no_template)
         # The agency a ``forwarded`` case went to ("bukan wewenang"); absent from older events.
         forward_to: str | None = None
 
         def apply(self, aggregate: Any) -> None:
+            _record_template(aggregate, self.template_id, self.template_version)
             aggregate._end_pause(self.timestamp)
             aggregate.status = Status.CLOSED
             aggregate.outcome = Outcome(self.outcome)
@@ -258,6 +301,8 @@ class Complaint(Aggregate):
         reporter_erased_at: datetime | None
         survey_answered_at: datetime | None
         flagged_for_review: bool
+        product_registration: str | None
+        templates_used: tuple[tuple[UUID, int], ...]
 
     @classmethod
     def receive(
@@ -282,12 +327,15 @@ class Complaint(Aggregate):
         actor: Actor,
         at: datetime,
         sealer: Sealer | None = None,
+        product_registration: str | None = None,
     ) -> Complaint:
         """Record a case that arrived on any channel.
 
         With a ``sealer`` (the application always gives one) the reporter and the description
-        are stored encrypted under the case's data key.
+        are stored encrypted under the case's data key. ``product_registration`` (a BPOM
+        number the case is about) is stored in its normal form, for finding duplicates.
         """
+        registration = normalised_registration(product_registration)
         if received_at.tzinfo is None:
             raise InvalidCommand("received_at", "must carry a time zone offset")
         if received_at > at:
@@ -325,6 +373,7 @@ class Complaint(Aggregate):
             policy_version=policy_version,
             request_fingerprint=request_fingerprint,
             actor=actor,
+            product_registration=registration,
         )
 
     # --- derived state -------------------------------------------------------------------
@@ -347,9 +396,22 @@ class Complaint(Aggregate):
 
     # --- commands ------------------------------------------------------------------------
 
-    def acknowledge(self, *, message: str, actor: Actor, at: datetime) -> None:
+    def acknowledge(
+        self,
+        *,
+        message: str,
+        actor: Actor,
+        at: datetime,
+        template: AnswerTemplate | None = None,
+    ) -> None:
         self._require("acknowledge", (Status.RECEIVED,))
-        self.trigger_event(self.Acknowledged, timestamp=at, message=message, actor=actor)
+        self.trigger_event(
+            self.Acknowledged,
+            timestamp=at,
+            message=message,
+            actor=actor,
+            **self._template_fields(template),
+        )
 
     def route(
         self, *, to_unit: str, note: str, assignee: str | None, actor: Actor, at: datetime
@@ -376,11 +438,14 @@ class Complaint(Aggregate):
         actor: Actor,
         at: datetime,
         sealer: Sealer | None = None,
+        template: AnswerTemplate | None = None,
     ) -> None:
         allowed = REQUEST_DATA_FROM if action == FollowUpAction.REQUEST_DATA else FOLLOW_UP_FROM
         self._require("follow_up", allowed)
         if action == FollowUpAction.REQUEST_DATA and self.waiting_for_complainant:
             raise InvalidCommand("action", "the case is already waiting for the complainant")
+        if template is not None and action != FollowUpAction.INTERIM_ANSWER:
+            raise InvalidCommand("template_id", "only an 'interim_answer' follow-up uses one")
         self.trigger_event(
             self.FollowedUp,
             timestamp=at,
@@ -388,6 +453,7 @@ class Complaint(Aggregate):
             note=_sealed(sealer, "note", note),
             public=public,
             actor=actor,
+            **self._template_fields(template),
         )
 
     def record_complainant_reply(
@@ -415,6 +481,7 @@ class Complaint(Aggregate):
         at: datetime,
         duplicate_of: UUID | None = None,
         sealer: Sealer | None = None,
+        template: AnswerTemplate | None = None,
         forward_to: str | None = None,
     ) -> None:
         self._require("close", CLOSABLE_FROM)
@@ -437,6 +504,7 @@ class Complaint(Aggregate):
             answer=_sealed(sealer, "answer", answer),
             duplicate_of=duplicate_of,
             actor=actor,
+            **self._template_fields(template),
             forward_to=forward_to,
         )
 
@@ -507,6 +575,17 @@ class Complaint(Aggregate):
     def _require(self, command: str, allowed: tuple[Status, ...]) -> None:
         if self.status not in allowed:
             raise TransitionNotAllowed(command, self.status.value, tuple(s.value for s in allowed))
+
+    def _template_fields(self, template: AnswerTemplate | None) -> dict[str, Any]:
+        """The standard answer an officer picked: it must be one of the case's category."""
+        if template is None:
+            return {"template_id": None, "template_version": None}
+        if template.category != self.category.value:
+            raise InvalidCommand(
+                "template_id",
+                f"the template is for '{template.category}', the case is '{self.category.value}'",
+            )
+        return {"template_id": template.id, "template_version": template.version}
 
     def _end_pause(self, at: datetime) -> None:
         if self.waiting_for_complainant:

@@ -47,6 +47,17 @@ class SqlKeyStore:
             row = cursor.fetchone()
         return None if row is None or row[0] is None else bytes(row[0])
 
+    def get_many(self, key_ids: list[UUID]) -> dict[UUID, bytes | None]:
+        found: dict[UUID, bytes | None] = dict.fromkeys(key_ids)
+        if not key_ids:
+            return found
+        condition, params = self.db.any_of("key_id", key_ids)
+        with self.db.transaction() as cursor:
+            cursor.execute(f"SELECT key_id, wrapped_key FROM {KEYS} WHERE {condition}", params)
+            for key_id, wrapped in cursor.fetchall():
+                found[UUID(str(key_id))] = None if wrapped is None else bytes(wrapped)
+        return found
+
     def erase(self, key_id: UUID, at: datetime) -> bool:
         with self.db.transaction() as cursor:
             cursor.execute(
@@ -86,6 +97,9 @@ class MemoryKeyStore:
     def get(self, key_id: UUID) -> bytes | None:
         row = self.rows.get(key_id)
         return None if row is None else row[0]
+
+    def get_many(self, key_ids: list[UUID]) -> dict[UUID, bytes | None]:
+        return {key_id: self.get(key_id) for key_id in key_ids}
 
     def erase(self, key_id: UUID, at: datetime) -> bool:
         with self._lock:

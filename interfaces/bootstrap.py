@@ -62,6 +62,7 @@ from infrastructure.reference_data import PolicyBook, shipped_units
 from infrastructure.settings import Settings
 from infrastructure.tokens import JwksTokens, SharedSecretTokens
 from infrastructure.views.audit import SqlAuditView
+from infrastructure.views.duplicates import SqlDuplicateView
 from infrastructure.views.monev import SqlMonevView
 from infrastructure.views.queues import SqlQueueView
 from infrastructure.views.sla import SqlSlaView
@@ -71,6 +72,7 @@ from interfaces.http.app import create_app
 from interfaces.http.deps import Services
 from projections.audit.checkpoints import CheckpointSigner
 from projections.audit.projection import AuditProjection
+from projections.duplicates.projection import DuplicateProjection
 from projections.lapor.outbox import LaporOutboxProjection
 from projections.monev.projection import MonevProjection
 from projections.queues.feed import QueueFeed, queue_messages
@@ -406,6 +408,10 @@ def bootstrap(
         "queues": (QueueProjection(policies.get, calendars.calendar, units.zone_of), SqlQueueView),
         "monev": (MonevProjection(policies.get, calendars.calendar, units.zone_of), SqlMonevView),
         "sla": (SlaProjection(policies.get, calendars.calendar, units.zone_of), SqlSlaView),
+        "duplicates": (
+            DuplicateProjection(complaints.personal_data.open_texts),
+            SqlDuplicateView,
+        ),
         "surveys": (
             SurveyProjection(policies.get, calendars.calendar, units.zone_of),
             SqlSurveyView,

@@ -141,6 +141,12 @@ def _csv_rows(report: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:
             yield f"working_days.{stage}", key, value
     for row in report["top_categories"]:
         yield "top_categories", row["category"], row["count"]
+    for row in report.get("by_template", []):
+        section = f"by_template.{row['template_id']}@{row['version']}"
+        if row.get("title") is not None:
+            yield section, "title", row["title"]
+        yield section, "uses", row["uses"]
+        yield section, "cases", row["cases"]
     for scope, figures in (report.get("ikm") or {}).items():
         for key, value in (figures or {}).items():
             if key != "unit":
@@ -320,6 +326,15 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
             ],
             {3: "0.00"},
         )
+    table(
+        "L. Penggunaan Referensi Standar Jawaban",
+        ("Referensi (judul)", "Versi", "Dipakai", "Jumlah kasus", "ID"),
+        [
+            (t.get("title") or "-", t["version"], t["uses"], t["cases"], t["template_id"])
+            for t in report.get("by_template", [])
+        ]
+        or [("-", None, 0, 0, None)],
+    )
     row += 1
     line("Catatan", font=Font(bold=True, size=12))
     if report["excluded_restricted"]:

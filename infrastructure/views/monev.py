@@ -15,7 +15,8 @@ from projections.monev.view import MonevChanges, MonevFact, Period
 COLUMNS = (
     "id, received_at, year, quarter, month, channel, kind, category, intake_unit, "
     "handling_unit, restricted, status, outcome, duplicate, followed_up, days_to_acknowledge, "
-    "days_to_route, days_to_close, sla_acknowledge, sla_route, sla_first_follow_up, sla_close"
+    "days_to_route, days_to_close, sla_acknowledge, sla_route, sla_first_follow_up, sla_close, "
+    "templates"
 )
 _NAMES = [c.strip() for c in COLUMNS.split(",")]
 _FLAGS = ("restricted", "duplicate", "followed_up")
@@ -33,7 +34,7 @@ class SqlMonevView(SqlView):
             "duplicate BOOLEAN NOT NULL, followed_up BOOLEAN NOT NULL, "
             "days_to_acknowledge INTEGER, days_to_route INTEGER, days_to_close INTEGER, "
             "sla_acknowledge TEXT, sla_route TEXT, sla_first_follow_up TEXT, sla_close TEXT, "
-            "state BYTEA NOT NULL);"
+            "templates TEXT NOT NULL DEFAULT '', state BYTEA NOT NULL);"
             "CREATE INDEX {t}_quarter ON {t} (year, quarter);"
             "CREATE INDEX {t}_month ON {t} (year, month)"
         ),
@@ -51,7 +52,9 @@ class SqlMonevView(SqlView):
         rows = []
         for case_id, fact in changes.facts.items():
             state = pickled(changes.states[case_id])
-            rows.append([getattr(fact, n) for n in _NAMES] + [state])
+            values = [getattr(fact, n) for n in _NAMES]
+            values[_NAMES.index("templates")] = ",".join(fact.templates)
+            rows.append([*values, state])
         if not rows:
             return
         columns = f"{COLUMNS}, state"
@@ -92,4 +95,5 @@ def _fact(row: tuple[Any, ...]) -> MonevFact:
     data["id"] = _uuid(data["id"])
     for flag in _FLAGS:
         data[flag] = bool(data[flag])
+    data["templates"] = tuple(t for t in (data["templates"] or "").split(",") if t)
     return MonevFact(**data)

@@ -14,6 +14,7 @@ from interfaces.http.routes import (
     admin,
     audit,
     complaints,
+    duplicates,
     ikm,
     privacy,
     public,
@@ -21,6 +22,7 @@ from interfaces.http.routes import (
     reports,
     sla,
     system,
+    templates,
 )
 from interfaces.http.schemas import (
     AcknowledgeIn,
@@ -28,6 +30,7 @@ from interfaces.http.schemas import (
     ComplainantReplyIn,
     EraseReporterIn,
     FollowUpIn,
+    MarkDuplicateIn,
     NewComplaintIn,
     ReopenIn,
     RouteIn,
@@ -40,6 +43,7 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     FollowUpIn,
     ComplainantReplyIn,
     CloseIn,
+    MarkDuplicateIn,
     ReopenIn,
     EraseReporterIn,
 )
@@ -108,6 +112,8 @@ def create_app(services: Services) -> FastAPI:
     problems.install(app)
     security.install(app, cors_origins=services.cors_origins, hsts=services.hsts)
     app.include_router(complaints.router)
+    app.include_router(duplicates.router)
+    app.include_router(templates.router)
     app.include_router(queues.router)
     app.include_router(sla.router)
     app.include_router(reports.router)

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from application.errors import (
     AuthenticationFailed,
+    DuplicateCycle,
     Forbidden,
     IdempotencyKeyReused,
     NotFound,
@@ -132,6 +133,8 @@ def _translate(error: Exception) -> Problem | None:
             return Problem(
                 422, "idempotency-key-reused", "Idempotency-Key already used", str(error)
             )
+        case DuplicateCycle():
+            return Problem(409, "duplicate-cycle", "Duplicates would form a cycle", str(error))
         case TooManyAttempts():
             seconds = max(1, math.ceil(error.retry_after))
             return Problem(
@@ -228,6 +231,7 @@ KNOWN_ERRORS: tuple[type[Exception], ...] = (
     InvalidCommand,
     IdempotencyKeyReused,
     RequestInFlight,
+    DuplicateCycle,
     TooManyAttempts,
     TransitionNotAllowed,
     StoreUnavailable,

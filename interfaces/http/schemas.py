@@ -30,6 +30,24 @@ from domain.vocabulary import (
 Text = Field(min_length=1, max_length=10_000)
 
 
+class TemplatePick(BaseModel):
+    """A standard answer (referensi standar jawaban) the officer picked, recorded in the event."""
+
+    template_id: UUID | None = Field(
+        None, description="An answer template of the case's category (see /v1/answer-templates)"
+    )
+    template_version: int | None = Field(
+        None, ge=1, description="Its version; default the latest", validate_default=True
+    )
+
+    @field_validator("template_version")
+    @classmethod
+    def _version_needs_template(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and info.data.get("template_id") is None:
+            raise ValueError("only together with template_id")
+        return value
+
+
 class RequestBody(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -81,9 +99,16 @@ class NewComplaintIn(RequestBody):
         None, description="When it actually arrived, if earlier than now (back-dated intake)"
     )
     external_ref: str | None = Field(None, max_length=128)
+    product_registration: str | None = Field(
+        None,
+        max_length=64,
+        description="The BPOM registration number of the product concerned, as written (e.g. "
+        "NA18201200123, MD 224510001234, POM TR 123456789); stored in a normal form and used "
+        "to find likely duplicates",
+    )
 
 
-class AcknowledgeIn(RequestBody):
+class AcknowledgeIn(RequestBody, TemplatePick):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [{"message": "Pengaduan Anda telah kami terima dan sedang ditelaah."}]
@@ -103,7 +128,7 @@ class RouteIn(RequestBody):
     assignee: str | None = Field(None, max_length=128)
 
 
-class FollowUpIn(RequestBody):
+class FollowUpIn(RequestBody, TemplatePick):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -123,7 +148,7 @@ class ComplainantReplyIn(RequestBody):
     message: str = Text
 
 
-class CloseIn(RequestBody):
+class CloseIn(RequestBody, TemplatePick):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [{"outcome": "answered", "answer": "Produk tersebut tidak terdaftar..."}]
@@ -164,6 +189,26 @@ class CloseIn(RequestBody):
         return value
 
 
+class MarkDuplicateIn(RequestBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "original_id": "5f1c3a52-8c1e-4d6b-9a5e-0d7b4c2e9f10",
+                    "note": "Sama dengan laporan krim pemutih sebelumnya.",
+                }
+            ]
+        }
+    )
+    original_id: UUID = Field(description="The case this one duplicates (another case you see)")
+    note: str | None = Field(
+        None,
+        min_length=1,
+        max_length=10_000,
+        description="The answer recorded with the close; a standard text when left out",
+    )
+
+
 class ReopenIn(RequestBody):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"reason": "Pelapor keberatan atas jawaban."}]}
@@ -180,6 +225,9 @@ class CommandOut(BaseModel):
 
 class CreatedOut(CommandOut):
     tracking_number: str
+    possible_duplicates_url: str | None = Field(
+        None, description="Likely duplicates among open cases, once the read model has the case"
+    )
 
 
 class ReporterOut(BaseModel):
@@ -236,6 +284,12 @@ class ComplaintOut(BaseModel):
     outcome: Outcome | None
     answer: str | None
     duplicate_of: UUID | None
+    duplicates: list[UUID] = Field(
+        default_factory=list,
+        description="Cases closed as duplicates of this one (that you may see); from a read "
+        "model, so eventually consistent: pass ?after_position= to wait for a write",
+    )
+    product_registration: str | None = None
     closed_at: datetime | None
     reopened_at: datetime | None
     service_levels: list[StageOut]

@@ -19,7 +19,8 @@ _DONE = {StageState.MET: MET, StageState.MISSED: MISSED}
 
 class MonevProjection(CaseProjection):
     name = "monev"
-    version = 2  # 2: a reopened first-contact case is due for routing from the reopening
+    # 2: a reopened first-contact case is due for routing from the reopening; 3: templates used
+    version = 3
 
     def new_changes(self) -> MonevChanges:
         return MonevChanges()
@@ -70,6 +71,7 @@ class MonevProjection(CaseProjection):
             sla_route=_sla(stages.get("route")),
             sla_first_follow_up=_sla(stages.get("first_follow_up")),
             sla_close=_sla(stages.get("close")),
+            templates=tuple(f"{t}@{v}" for t, v in getattr(case, "templates_used", ())),
         )
 
 

@@ -122,6 +122,27 @@ def by_month(cases: Sequence[MonevFact], period: Period) -> list[dict[str, Any]]
     return rows
 
 
+def template_uses(cases: Sequence[MonevFact]) -> list[dict[str, Any]]:
+    """Standard answers used, per template and version: uses, and cases using it at least once."""
+    uses: Counter[str] = Counter()
+    cases_using: Counter[str] = Counter()
+    for fact in cases:
+        uses.update(fact.templates)
+        cases_using.update(set(fact.templates))
+    rows = []
+    for key, count in uses.items():
+        template_id, _, version = key.rpartition("@")
+        rows.append(
+            {
+                "template_id": template_id,
+                "version": int(version),
+                "uses": count,
+                "cases": cases_using[key],
+            }
+        )
+    return sorted(rows, key=lambda r: (-r["uses"], r["template_id"], r["version"]))
+
+
 def monev_report(
     facts: Iterable[MonevFact],
     period: Period,
@@ -177,6 +198,7 @@ def monev_report(
         "sla": sla_shares(cases),
         "working_days": durations(cases),
         "top_categories": top_categories(cases),
+        "by_template": template_uses(cases),
         "excluded_restricted": len(hidden),
         "notes": [RESTRICTED_NOTE.format(n=len(hidden))] if hidden else [],
         "method": {
@@ -188,5 +210,7 @@ def monev_report(
             "p90": f"{PERCENTILE_METHOD}: sorted value at rank ceil(0.9 x n)",
             "sla_share": "met / (met + missed); open stages not counted",
             "duplicates": "counted once, under totals.duplicates, and in no other figure",
+            "by_template": "standard answers used on acknowledgements, interim answers and "
+            "closes of the period's cases (period of receipt), per template and version",
         },
     }

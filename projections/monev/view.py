@@ -48,6 +48,8 @@ class MonevFact:
     sla_route: str | None
     sla_first_follow_up: str | None
     sla_close: str | None
+    # Standard answers used on the case, each use as "<template id>@<version>", in order.
+    templates: tuple[str, ...] = ()
 
     def sla(self, stage: str) -> str | None:
         return getattr(self, f"sla_{stage}")  # type: ignore[no-any-return]

@@ -10,6 +10,7 @@ import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from uuid import uuid4
 
 from fastapi import FastAPI
 
@@ -149,6 +150,15 @@ def _nothing(api) -> Target:
     return Target()
 
 
+_ORIGINALS: list[str] = []
+
+
+def _duplicate(api) -> Target:
+    """A routed case, and (for the body) an original at the same intake unit."""
+    _ORIGINALS.append(case_in(api, "received")["id"])
+    return _case("routed")(api)
+
+
 # --- the expected table --------------------------------------------------------------------
 
 Codes = tuple[int, int, int, int, int, int]  # in the order of ROLES
@@ -211,6 +221,17 @@ EXPECTED: dict[tuple[str, str], Expect] = {
         COMMAND_ELSEWHERE,
         _case("routed"),
         {"outcome": "answered", "answer": "sudah dijawab"},
+    ),
+    ("POST", "/v1/complaints/{case_id}/mark-duplicate"): Expect(
+        (403, 200, 200, 403, 403, 404),
+        COMMAND_ELSEWHERE,
+        _duplicate,
+        # BOLA tests send it with no setup: the case is hidden, so any id does there.
+        lambda: {"original_id": _ORIGINALS[-1] if _ORIGINALS else str(uuid4())},
+    ),
+    ("GET", "/v1/complaints/{case_id}/possible-duplicates"): CASE_READ,
+    ("GET", "/v1/answer-templates"): Expect(
+        (200, 200, 200, 200, 200, 403), (200, 200, 200, 200, 200, 403)
     ),
     ("POST", "/v1/complaints/{case_id}/reopen"): Expect(
         (403, 403, 200, 403, 403, 404),

@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from pydantic import AwareDatetime, StringConstraints, TypeAdapter, ValidationError
 
-from application.access import Command
+from application.access import Command, can_see_units
 from application.committer import Committer, CommitterUnavailable
 from application.complaints import (
     CaseSnapshot,
@@ -25,6 +25,7 @@ from application.complaints import (
     HistoryEntry,
     NewCase,
     PreparedCase,
+    TemplateChoice,
 )
 from application.errors import VersionConflict
 from application.privacy import NewKey
@@ -36,6 +37,7 @@ from interfaces.http.deps import (
     PrincipalDep,
     ServicesDep,
     body_openapi,
+    caught_up,
     json_body,
     limit_per_caller,
     parse_if_match,
@@ -51,6 +53,7 @@ from interfaces.http.schemas import (
     FollowUpIn,
     HistoryEventOut,
     HistoryOut,
+    MarkDuplicateIn,
     NewComplaintIn,
     ReopenIn,
     ReporterErasedOut,
@@ -58,6 +61,7 @@ from interfaces.http.schemas import (
     ReporterOut,
     RouteIn,
     StageOut,
+    TemplatePick,
 )
 
 router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
@@ -152,6 +156,10 @@ def _idempotency_key(request: Request) -> str | None:
             ],
         ) from None
     return value  # pragma: no cover - the pattern above and the adapter agree
+def _template(body: TemplatePick) -> TemplateChoice | None:
+    if body.template_id is None:
+        return None
+    return TemplateChoice(body.template_id, body.template_version)
 
 
 def _fingerprint(key: bytes, body: NewComplaintIn) -> str:
@@ -197,6 +205,7 @@ async def create_complaint(
         intake_unit=body.intake_unit,
         received_at=body.received_at,
         external_ref=body.external_ref,
+        product_registration=body.product_registration,
     )
     # Only a keyed create can be replayed (an unkeyed one gets a fresh id), so only it needs
     # the fingerprint that tells a replay from a different body under the same key.
@@ -233,6 +242,8 @@ async def create_complaint(
         version=result.version,
         position=result.position,
         tracking_number=display(result.tracking_number),
+        possible_duplicates_url=f"/v1/complaints/{result.id}/possible-duplicates"
+        f"?after_position={result.position}",
     )
 
 
@@ -299,7 +310,9 @@ def acknowledge(
     version: Annotated[int | None, _gate(Command.ACKNOWLEDGE)],
     body: Annotated[AcknowledgeIn, Depends(json_body(AcknowledgeIn))],
 ) -> CommandOut:
-    result = services.complaints.acknowledge(principal, case_id, version, message=body.message)
+    result = services.complaints.acknowledge(
+        principal, case_id, version, message=body.message, template=_template(body)
+    )
     return _command_out(result, response)
 
 
@@ -342,7 +355,13 @@ def follow_up(
     body: Annotated[FollowUpIn, Depends(json_body(FollowUpIn))],
 ) -> CommandOut:
     result = services.complaints.follow_up(
-        principal, case_id, version, action=body.action, note=body.note, public=body.public
+        principal,
+        case_id,
+        version,
+        action=body.action,
+        note=body.note,
+        public=body.public,
+        template=_template(body),
     )
     return _command_out(result, response)
 
@@ -393,6 +412,34 @@ def close(
         answer=body.answer,
         duplicate_of=body.duplicate_of,
         forward_to=body.forward_to,
+        template=_template(body),
+    )
+    return _command_out(result, response)
+
+
+@router.post(
+    "/{case_id}/mark-duplicate",
+    response_model=CommandOut,
+    operation_id="markComplaintDuplicate",
+    summary="Close the case as a duplicate of another (one Closed event, outcome 'duplicate')",
+    description=(
+        "Same roles and statuses as close. `original_id` must be another case you see (404 "
+        "otherwise), not this one (422), and must not itself be closed as a duplicate leading "
+        "back to this case (409). The original lists this case under `duplicates`."
+    ),
+    responses={**ERRORS, 409: {"description": "Not closable now, or the marks would cycle"}},
+    openapi_extra=body_openapi(MarkDuplicateIn),
+)
+def mark_duplicate(
+    case_id: CaseId,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    response: Response,
+    version: Annotated[int | None, _gate(Command.CLOSE)],
+    body: Annotated[MarkDuplicateIn, Depends(json_body(MarkDuplicateIn))],
+) -> CommandOut:
+    result = services.complaints.mark_duplicate(
+        principal, case_id, version, original_id=body.original_id, note=body.note
     )
     return _command_out(result, response)
 
@@ -433,7 +480,7 @@ def _reporter_out(
     )
 
 
-def _complaint_out(snapshot: CaseSnapshot) -> ComplaintOut:
+def _complaint_out(snapshot: CaseSnapshot, duplicates: list[UUID] | None = None) -> ComplaintOut:
     case = snapshot.case
     following = next_due(snapshot.stages)
     return ComplaintOut(
@@ -462,6 +509,8 @@ def _complaint_out(snapshot: CaseSnapshot) -> ComplaintOut:
         outcome=case.outcome,
         answer=snapshot.personal.answer,
         duplicate_of=case.duplicate_of,
+        duplicates=duplicates or [],
+        product_registration=case.product_registration,
         closed_at=case.closed_at,
         reopened_at=case.reopened_at,
         service_levels=[
@@ -485,7 +534,11 @@ def _complaint_out(snapshot: CaseSnapshot) -> ComplaintOut:
     response_model=ComplaintOut,
     operation_id="getComplaint",
     summary="The case now, loaded from its events, or as it stood at a version or time",
-    responses={k: ERRORS[k] for k in (401, 404, 422, 503)},
+    dependencies=[caught_up("duplicates")],
+    responses={
+        **{k: ERRORS[k] for k in (401, 404, 422, 503)},
+        504: {"description": "The duplicates read model still behind after_position"},
+    },
 )
 def get_complaint(
     case_id: CaseId,
@@ -504,7 +557,9 @@ def get_complaint(
         principal, case_id, as_of_version=as_of_version, as_of=as_of, route=route
     )
     response.headers["ETag"] = f'"{snapshot.case.version}"'
-    return _complaint_out(snapshot)
+    rows = services.read_side.view("duplicates").duplicates_of(case_id)
+    seen = [r.id for r in rows if can_see_units(principal, r.restricted, r.units)]
+    return _complaint_out(snapshot, seen)
 
 
 def _history_out(entry: HistoryEntry) -> HistoryEventOut:

@@ -133,6 +133,9 @@ def build_report(services: ServicesDep, scope: Scope, period: Period) -> dict[st
         generated_at=services.clock.now(),
         position=position,
     )
+    titles = services.admin.template_titles() if services.admin is not None else {}
+    for row in report["by_template"]:
+        row["title"] = titles.get(row["template_id"])
     return report | {"ikm": ikm_of_period(services, scope, period)}
 
 

@@ -1,0 +1,1 @@
+"""Likely duplicates of a case, and which cases were closed as duplicates of which."""
