@@ -165,7 +165,7 @@ class RequestOut(BaseModel):
     status_notes: str = Field(description="Our detailed status (and outcome once closed)")
     service_name: str
     service_code: str
-    description: None = Field(None, description="Never shown: only the PIN holder reads it")
+    description: None = Field(default=None, description="Never shown: the PIN holder reads it")
     agency_responsible: str
     service_notice: None = None
     requested_datetime: datetime
