@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     pin_client_max_failures: int = 20
     pin_failure_window_seconds: float = 900.0
     archive_timer_seconds: float = 60.0
+    # Open311 GeoReport v2 facade (/open311/v2/, docs/open311.md): on by default; when keys are
+    # set (comma-separated), POST requests.json needs one of them as api_key.
+    open311: bool = True
+    open311_api_keys: SecretStr | None = None
 
     @field_validator("database_url")
     @classmethod

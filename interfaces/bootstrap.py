@@ -24,6 +24,7 @@ from application.admin import Administration
 from application.archiving import SilenceArchiver
 from application.complaints import Complaints
 from application.lapor import LaporConnector
+from application.open311 import Open311
 from application.ports import Clock
 from application.privacy import PersonalData
 from application.public import PublicDesk
@@ -64,6 +65,7 @@ from infrastructure.tokens import JwksTokens, SharedSecretTokens
 from infrastructure.views.audit import SqlAuditView
 from infrastructure.views.duplicates import SqlDuplicateView
 from infrastructure.views.monev import SqlMonevView
+from infrastructure.views.open311 import SqlOpen311Listing
 from infrastructure.views.queues import SqlQueueView
 from infrastructure.views.sla import SqlSlaView
 from infrastructure.views.surveys import SqlSurveyView
@@ -136,6 +138,7 @@ class Container:
                 hsts=self.settings.behind_https,
                 committer=self.committer,
                 public=self.public,
+                open311=_open311(self.settings, self.catalog),
             )
         )
 
@@ -458,6 +461,15 @@ def bootstrap(
         lapor=lapor,
         public=_public_desk(settings, complaints, units),
     )
+
+
+def _open311(settings: Settings, catalog: Catalog) -> Open311 | None:
+    """The Open311 facade over the live queue and SLA read models; None when turned off."""
+    if not settings.open311:
+        return None
+    raw = settings.open311_api_keys.get_secret_value() if settings.open311_api_keys else ""
+    keys = tuple(key.strip() for key in raw.split(",") if key.strip())
+    return Open311(SqlOpen311Listing(CatalogReadSide(catalog)), api_keys=keys)
 
 
 def _public_desk(settings: Settings, complaints: Complaints, units: UnitDirectory) -> PublicDesk:

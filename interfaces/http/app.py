@@ -16,6 +16,7 @@ from interfaces.http.routes import (
     complaints,
     duplicates,
     ikm,
+    open311,
     privacy,
     public,
     queues,
@@ -71,6 +72,15 @@ PROBLEM_SCHEMA = {
     },
     "required": ["type", "title", "status", "detail"],
 }
+OPEN311_ERRORS_SCHEMA = {
+    "type": "array",
+    "description": "Open311 GeoReport v2 errors (the /open311/ routes only)",
+    "items": {
+        "type": "object",
+        "properties": {"code": {"type": "integer"}, "description": {"type": "string"}},
+        "required": ["code", "description"],
+    },
+}
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -86,15 +96,17 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         components.update(model_schema.pop("$defs", {}))
         components[model.__name__] = model_schema
     components["Problem"] = PROBLEM_SCHEMA
-    for path in schema.get("paths", {}).values():
+    components["Open311Errors"] = OPEN311_ERRORS_SCHEMA
+    for name, path in schema.get("paths", {}).items():
+        errors = (
+            {"application/json": {"schema": {"$ref": "#/components/schemas/Open311Errors"}}}
+            if name.startswith(open311.PREFIX + "/")
+            else {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        )
         for operation in path.values():
             for code, answer in operation.get("responses", {}).items():
                 if code.startswith(("4", "5")):
-                    answer["content"] = {
-                        "application/problem+json": {
-                            "schema": {"$ref": "#/components/schemas/Problem"}
-                        }
-                    }
+                    answer["content"] = errors
     app.openapi_schema = schema
     return schema
 
@@ -109,6 +121,7 @@ def create_app(services: Services) -> FastAPI:
         ),
     )
     app.state.services = services
+    app.state.error_formats = {open311.PREFIX + "/": open311.error_response}
     problems.install(app)
     security.install(app, cors_origins=services.cors_origins, hsts=services.hsts)
     app.include_router(complaints.router)
@@ -123,5 +136,6 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(privacy.router)
     app.include_router(admin.router)
     app.include_router(public.router)
+    app.include_router(open311.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

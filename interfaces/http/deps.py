@@ -18,6 +18,7 @@ from application.admin import Administration
 from application.committer import Committer
 from application.complaints import Complaints
 from application.errors import AuthenticationFailed
+from application.open311 import Open311
 from application.ports import Authenticator, Clock
 from application.public import RESERVED_SUBJECTS, PublicDesk
 from interfaces.http.problems import Problem, field_errors, invalid
@@ -55,6 +56,7 @@ class Services:
     admin: Administration | None = None  # agency configuration; auditors' WBS grants
     committer: Committer | None = None  # group commit of creates (PostgreSQL); None: one save each
     public: PublicDesk | None = None  # the complainant's side (/v1/public/...); None: off
+    open311: Open311 | None = None  # the Open311 GeoReport v2 facade (/open311/v2/...); None: off
 
 
 # The dependencies every route shares are ``async``: a plain ``def`` one costs a trip through the

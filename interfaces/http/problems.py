@@ -58,6 +58,11 @@ class Problem(Exception):
 
 
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
+    if request is not None:
+        # A few paths answer errors in their own standard's format (Open311: an array).
+        for prefix, render in getattr(request.app.state, "error_formats", {}).items():
+            if request.url.path.startswith(prefix):
+                return render(problem)  # type: ignore[no-any-return]
     body: dict[str, Any] = {
         "type": f"/problems/{problem.slug}",
         "title": problem.title,

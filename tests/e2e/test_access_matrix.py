@@ -42,6 +42,14 @@ COMPLAINANT = {
     ("POST", "/v1/public/complaints/{tracking_number}/replies"),
     ("POST", "/v1/public/complaints/{tracking_number}/survey"),
     ("POST", "/v1/public/complaints/{tracking_number}/objection"),
+    # The Open311 GeoReport v2 facade (tests/e2e/test_http_open311.py): public by the spec;
+    # its lists show only what anyone may see, its POST may need an api_key instead.
+    ("GET", "/open311/v2/discovery.json"),
+    ("GET", "/open311/v2/services.json"),
+    ("GET", "/open311/v2/services/{service_code}.json"),
+    ("POST", "/open311/v2/requests.json"),
+    ("GET", "/open311/v2/requests.json"),
+    ("GET", "/open311/v2/requests/{service_request_id}.json"),
 }
 
 

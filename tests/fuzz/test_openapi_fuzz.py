@@ -50,6 +50,12 @@ PUBLIC = {
     "/v1/public/complaints/{tracking_number}/replies",
     "/v1/public/complaints/{tracking_number}/survey",
     "/v1/public/complaints/{tracking_number}/objection",
+    # The Open311 GeoReport v2 facade: public by the spec (POST may need an api_key instead).
+    "/open311/v2/discovery.json",
+    "/open311/v2/services.json",
+    "/open311/v2/services/{service_code}.json",
+    "/open311/v2/requests.json",
+    "/open311/v2/requests/{service_request_id}.json",
 }
 # The live queue feed is a server-sent event stream that never ends by design; its behaviour
 # (auth, 403 on another unit, events) is covered by tests/e2e/test_queue_feed.py.
