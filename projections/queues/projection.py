@@ -14,7 +14,8 @@ from projections.runner import LoggedEvent
 
 class QueueProjection(CaseProjection):
     name = "queues"
-    version = 2  # 2: a reopened first-contact case is due for routing from the reopening
+    version = 3  # 2: a reopened first-contact case is due for routing from the reopening;
+    # 3: the page index is (handling_unit, sort_key, id), so existing stores rebuild to get it
 
     def new_changes(self) -> QueueChanges:
         return QueueChanges()
