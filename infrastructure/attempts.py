@@ -9,7 +9,6 @@ still holds per process, never not at all.
 from __future__ import annotations
 
 import hashlib
-import logging
 import threading
 import time
 from collections import OrderedDict
@@ -17,7 +16,7 @@ from collections.abc import Callable
 
 import redis
 
-log = logging.getLogger("aduan.attempts")
+from infrastructure.ratelimit import RedisOutage
 
 
 def _plain(key: str) -> str:
@@ -83,15 +82,13 @@ class RedisAttempts:
         self._client = client
         self._prefix = prefix
         self.fallback = fallback
-        self._retry_seconds = retry_seconds
-        self._monotonic = monotonic
-        self._down_until: float | None = None
+        self._outage = RedisOutage("PIN attempts", retry_seconds=retry_seconds, monotonic=monotonic)
 
     def key(self, key: str) -> str:
         return f"{self._prefix}attempts:{_plain(key)}"
 
     def blocked(self, key: str) -> float:
-        if self._down():
+        if self._outage.down():
             return self.fallback.blocked(key)
         try:
             pipe = self._client.pipeline(transaction=False)
@@ -99,15 +96,15 @@ class RedisAttempts:
             pipe.pttl(self.key(key))
             count, ttl_ms = pipe.execute()
         except redis.RedisError as error:
-            self._went_down(error)
+            self._outage.went_down(error)
             return self.fallback.blocked(key)
-        self._up()
+        self._outage.up()
         if count is None or int(count) < self.fallback.limit or ttl_ms is None or ttl_ms <= 0:
             return 0.0
         return ttl_ms / 1000.0
 
     def failed(self, key: str) -> None:
-        if self._down():
+        if self._outage.down():
             self.fallback.failed(key)
             return
         try:
@@ -117,20 +114,7 @@ class RedisAttempts:
             pipe.pexpire(self.key(key), int(self.fallback.window_seconds * 1000), nx=True)
             pipe.execute()
         except redis.RedisError as error:
-            self._went_down(error)
+            self._outage.went_down(error)
             self.fallback.failed(key)
             return
-        self._up()
-
-    def _down(self) -> bool:
-        return self._down_until is not None and self._monotonic() < self._down_until
-
-    def _went_down(self, error: Exception) -> None:
-        if self._down_until is None:
-            log.warning("PIN attempts counted per process: Redis unavailable (%s)", error)
-        self._down_until = self._monotonic() + self._retry_seconds
-
-    def _up(self) -> None:
-        if self._down_until is not None:
-            log.info("PIN attempts counted through Redis again")
-            self._down_until = None
+        self._outage.up()

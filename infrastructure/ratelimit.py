@@ -90,6 +90,32 @@ class LocalRateLimiter:
         return allowed, wait
 
 
+class RedisOutage:
+    """Whether Redis is taken to be down: after a failed call, for ``retry_seconds``, so an
+    outage costs one timeout, not one per request. Logs the change each way once."""
+
+    def __init__(
+        self, what: str, *, retry_seconds: float, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._what = what
+        self._retry_seconds = retry_seconds
+        self._monotonic = monotonic
+        self._down_until: float | None = None
+
+    def down(self) -> bool:
+        return self._down_until is not None and self._monotonic() < self._down_until
+
+    def went_down(self, error: Exception) -> None:
+        if self._down_until is None:
+            log.warning("%s held per process: Redis unavailable (%s)", self._what, error)
+        self._down_until = self._monotonic() + self._retry_seconds
+
+    def up(self) -> None:
+        if self._down_until is not None:
+            log.info("%s shared through Redis again", self._what)
+            self._down_until = None
+
+
 class RedisRateLimiter:
     """Token buckets in Redis, shared by all processes; per process while Redis is down.
 
@@ -112,26 +138,20 @@ class RedisRateLimiter:
         self._prefix = prefix
         self.fallback = fallback
         self._script = client.register_script(TOKEN_BUCKET)
-        self._retry_seconds = retry_seconds
-        self._monotonic = monotonic
-        self._down_until: float | None = None
+        self._outage = RedisOutage("rate limits", retry_seconds=retry_seconds, monotonic=monotonic)
 
     def key(self, key: str) -> str:
         return f"{self._prefix}ratelimit:{_bucket_key(key)}"
 
     def allow(self, key: str) -> tuple[bool, float]:
-        if self._down_until is not None and self._monotonic() < self._down_until:
+        if self._outage.down():
             return self.fallback.allow(key)
         try:
             allowed, wait = self._script(
                 keys=[self.key(key)], args=[repr(self.fallback.rate), repr(self.fallback.burst)]
             )
         except redis.RedisError as error:
-            if self._down_until is None:
-                log.warning("rate limits held per process: Redis unavailable (%s)", error)
-            self._down_until = self._monotonic() + self._retry_seconds
+            self._outage.went_down(error)
             return self.fallback.allow(key)
-        if self._down_until is not None:
-            log.info("rate limits shared through Redis again")
-            self._down_until = None
+        self._outage.up()
         return bool(int(allowed)), float(wait)
