@@ -662,8 +662,10 @@ class Complaints(Application):
             if entry.complaint_id not in cases:
                 cases[entry.complaint_id] = self._find(entry.complaint_id)
             case = cases[entry.complaint_id]
-            if case is None or not case.is_restricted or sees_restricted_case(
-                principal, case.units()
+            if (
+                case is None
+                or not case.is_restricted
+                or sees_restricted_case(principal, case.units())
             ):
                 visible.append(entry)
         return visible, next_after
@@ -848,6 +850,34 @@ class Complaints(Application):
     @staticmethod
     def _actor(principal: Principal, case: Complaint) -> Actor:
         return Actor(principal.sub, principal.acting_unit(case))
+
+    def relay_complainant_message(
+        self, case_id: UUID, *, message: str, attempts: int = 5
+    ) -> CommandResult:
+        """A complainant's message that a connector matched to an open case (a reply to the
+        acknowledgement email, a chat message): recorded as the complainant's reply, ending a
+        wait for data if there is one. No If-Match: on a version clash the case is loaded again
+        and the message recorded on what the other write stored.
+
+        Raises NotFound for an unknown case, TransitionNotAllowed when it is closed (the
+        connector then files the message as a new case, so nothing is lost).
+        """
+        for _ in range(attempts):
+            case = self._find(case_id)
+            if not isinstance(case, Complaint):
+                raise NotFound(f"no case {case_id}")
+            at = self.clock.now()
+            case.record_complainant_message(
+                message=message,
+                actor=PUBLIC_ACTOR,
+                at=at,
+                sealer=self.personal_data.sealer_for(case, at),
+            )
+            try:
+                return self._save(case, case.version - 1)
+            except VersionConflict:
+                continue
+        raise VersionConflict(0, None)
 
     def _save(self, case: Complaint, expected: int | None) -> CommandResult:
         try:

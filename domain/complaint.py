@@ -472,6 +472,20 @@ class Complaint(Aggregate):
             actor=actor,
         )
 
+    def record_complainant_message(
+        self, *, message: str, actor: Actor, at: datetime, sealer: Sealer | None = None
+    ) -> None:
+        """A message from the complainant on an open case that came in through a connector
+        (a reply to the acknowledgement email, a chat message): always kept; when the case waits
+        for the complainant it ends the wait, as a reply does."""
+        self._require("record_complainant_message", tuple(OPEN_STATUSES))
+        self.trigger_event(
+            self.ComplainantReplied,
+            timestamp=at,
+            message=_sealed(sealer, "message", message),
+            actor=actor,
+        )
+
     def close(
         self,
         *,

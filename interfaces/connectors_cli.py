@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -13,13 +14,20 @@ from rich.table import Table
 from interfaces.bootstrap import Container, bootstrap
 
 connectors_cli = typer.Typer(
-    help="Connectors to neighbouring systems (SP4N-LAPOR!)", no_args_is_help=True
+    help="Connectors to neighbouring systems (SP4N-LAPOR!, Open311, email, messaging)",
+    no_args_is_help=True,
 )
 console = Console()
 
 
 def connector_statuses(container: Container) -> list[dict[str, Any]]:
-    """Each connector's configuration, polls and outbox (one so far: SP4N-LAPOR!)."""
+    """Each connector's configuration, last success, outbox and last error, one dict each with
+    the keys of ``lapor_status`` (what does not apply to a connector is 0 or None)."""
+    return [source(container) for source in STATUS_SOURCES]
+
+
+def lapor_status(container: Container) -> dict[str, Any]:
+    """SP4N-LAPOR!: polls of assigned reports and the outbox of status updates."""
     store = container.lapor
     assert store is not None
     poll = store.poll_state("lapor")
@@ -29,23 +37,25 @@ def connector_statuses(container: Container) -> list[dict[str, Any]]:
     poll_failing = poll.last_error_at is not None and (
         poll.last_success_at is None or poll.last_error_at >= poll.last_success_at
     )
-    return [
-        {
-            "connector": "lapor",
-            "configured": bool(container.settings.lapor_url),
-            "url": container.settings.lapor_url,
-            "last_success_at": poll.last_success_at,
-            "last_poll_at": poll.last_poll_at,
-            "cursor": poll.cursor,
-            "pending": counts.pending,
-            "retrying": counts.retrying,
-            "failed": counts.retrying + counts.rejected,
-            "rejected": counts.rejected,
-            "delivered": counts.delivered,
-            "outbox_lag": max(head - store.position(), 0),
-            "last_error": poll.last_error if poll_failing else counts.last_error,
-        }
-    ]
+    return {
+        "connector": "lapor",
+        "configured": bool(container.settings.lapor_url),
+        "url": container.settings.lapor_url,
+        "last_success_at": poll.last_success_at,
+        "last_poll_at": poll.last_poll_at,
+        "cursor": poll.cursor,
+        "pending": counts.pending,
+        "retrying": counts.retrying,
+        "failed": counts.retrying + counts.rejected,
+        "rejected": counts.rejected,
+        "delivered": counts.delivered,
+        "outbox_lag": max(head - store.position(), 0),
+        "last_error": poll.last_error if poll_failing else counts.last_error,
+    }
+
+
+# One function per connector, each giving its row of ``aduan connectors status``.
+STATUS_SOURCES: list[Callable[[Container], dict[str, Any]]] = [lapor_status]
 
 
 @connectors_cli.command("status")

@@ -189,3 +189,32 @@ def test_a_tracking_number_finds_its_case(memory_app) -> None:
         memory_app.case_id_for_tracking_number(INTAKE, "0000-0000-000")
     with pytest.raises(NotFound):
         memory_app.case(INTAKE, uuid4())
+
+
+def test_a_relayed_complainant_message_is_kept_and_ends_a_wait_for_data(memory_app) -> None:
+    case_id, version = routed_case(memory_app)
+    relayed = memory_app.relay_complainant_message(case_id, message="foto kemasan terlampir")
+    assert relayed.version == version + 1  # kept although nobody asked for data
+    asked = memory_app.follow_up(
+        TECH_JKT,
+        case_id,
+        relayed.version,
+        action=FollowUpAction.REQUEST_DATA,
+        note="mohon nomor bets",
+        public=True,
+    )
+    assert memory_app.case(TECH_JKT, case_id).case.waiting_for_complainant
+    memory_app.relay_complainant_message(case_id, message="nomor bets 123")
+    case = memory_app.case(TECH_JKT, case_id).case
+    assert case.version == asked.version + 1
+    assert not case.waiting_for_complainant
+
+
+def test_a_message_for_a_closed_or_unknown_case_is_refused(memory_app) -> None:
+    created = memory_app.file_case(INTAKE, new_case())
+    memory_app.acknowledge(INTAKE, created.id, 1, message="diterima")
+    memory_app.close_case(INTAKE, created.id, 2, outcome=Outcome.ANSWERED, answer="dijawab")
+    with pytest.raises(TransitionNotAllowed):
+        memory_app.relay_complainant_message(created.id, message="terima kasih")
+    with pytest.raises(NotFound):
+        memory_app.relay_complainant_message(uuid4(), message="halo")
