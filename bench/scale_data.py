@@ -324,6 +324,20 @@ class ScaleGenerator:
                     by_id[row[at]].rows.setdefault((name, table), []).append(tuple(row))
         return columns
 
+    def recount_queues(self) -> None:
+        """The copies went into the queue items by COPY, past the projection that keeps the
+        counts per (unit, restricted, status): sum them once from the items."""
+        import psycopg
+
+        view = self.container.catalog.target("queues")
+        counts, items = view.t("counts"), view.t("items")
+        with psycopg.connect(self.url) as conn:
+            conn.execute(f"DELETE FROM {counts}")
+            conn.execute(
+                f"INSERT INTO {counts} (handling_unit, restricted, status, n) "
+                f"SELECT handling_unit, restricted, status, count(*) FROM {items} GROUP BY 1, 2, 3"
+            )
+
     # --- 3. the copies ---------------------------------------------------------------------
 
     def write_copies(
@@ -481,6 +495,8 @@ class ScaleGenerator:
         self.say(f"   templates stored and projected; copying {self.cases - len(templates)} cases")
         self.write_copies(templates, columns)
         lap("copies (COPY)")
+        self.recount_queues()
+        lap("queue counts summed")
         out.head = self.bring_positions_to_head()
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")

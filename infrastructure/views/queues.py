@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from collections import Counter
 from collections.abc import Collection
 from typing import Any
 from uuid import UUID
@@ -18,6 +19,7 @@ COLUMNS = (
     "next_due_at, next_due_soon_at, version"
 )
 _NAMES = [c.strip() for c in COLUMNS.split(",")]
+_LOOKUP_CHUNK = 5000  # ids per lookup of the items' old buckets (SQLite's variable limit)
 
 
 class SqlQueueView(SqlView):
@@ -37,6 +39,14 @@ class SqlQueueView(SqlView):
             "CREATE INDEX {t}_order ON {t} (handling_unit, sort_key, id);"
             "CREATE INDEX {t}_counts ON {t} (handling_unit, restricted, status)"
         ),
+        # How many items each (unit, restricted, status) has, kept in the transaction that
+        # writes the items: the counts query reads a few rows instead of every item of the unit
+        # (tens of milliseconds for a busy unit at a million cases; bench/README.md, Scale).
+        "counts": (
+            "CREATE TABLE {t} (handling_unit TEXT NOT NULL, restricted BOOLEAN NOT NULL, "
+            "status TEXT NOT NULL, n BIGINT NOT NULL, "
+            "PRIMARY KEY (handling_unit, restricted, status))"
+        ),
     }
 
     def case_states(self, ids: Collection[UUID]) -> dict[UUID, Complaint]:
@@ -54,9 +64,32 @@ class SqlQueueView(SqlView):
             rows.append([getattr(item, n) for n in _NAMES] + [item.sort_key, state])
         if not rows:
             return
+        delta = self._count_delta(cursor, changes)
         columns = f"{COLUMNS}, sort_key, state"
         types = self.types(cursor, "items", columns)
         self.db.upsert_rows(cursor, self.t("items"), columns, "id", rows, types)
+        counts = self.t("counts")
+        cursor.executemany(
+            f"INSERT INTO {counts} (handling_unit, restricted, status, n) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (handling_unit, restricted, status) "
+            f"DO UPDATE SET n = {counts}.n + excluded.n",
+            [(*bucket, n) for bucket, n in sorted(delta.items()) if n],
+        )
+
+    def _count_delta(self, cursor: Cursor, changes: QueueChanges) -> Counter[tuple[str, bool, str]]:
+        """What the batch changes in each count: its items' old buckets out, new ones in."""
+        delta: Counter[tuple[str, bool, str]] = Counter()
+        ids = list(changes.items)
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            chunk = ids[start : start + _LOOKUP_CHUNK]
+            columns = "handling_unit, restricted, status"
+            for unit, restricted, status in rows_in(
+                self.db, cursor, self.t("items"), "id", chunk, columns
+            ):
+                delta[(unit, bool(restricted), status)] -= 1
+        for item in changes.items.values():
+            delta[(item.handling_unit, item.restricted, item.status)] += 1
+        return delta
 
     def items(self, ids: Collection[UUID]) -> dict[UUID, QueueItem]:
         with self.db.transaction() as cursor:
@@ -89,10 +122,10 @@ class SqlQueueView(SqlView):
         params: list[Any] = [unit] if include_restricted else [unit, False]
         with self.db.transaction() as cursor:
             cursor.execute(
-                f"SELECT status, COUNT(*) FROM {self.t('items')} WHERE {where} GROUP BY status",
+                f"SELECT status, SUM(n) FROM {self.t('counts')} WHERE {where} GROUP BY status",
                 params,
             )
-            return {r[0]: int(r[1]) for r in cursor.fetchall()}
+            return {r[0]: int(r[1]) for r in cursor.fetchall() if r[1]}
 
 
 def _uuid(value: Any) -> UUID:

@@ -14,8 +14,9 @@ from projections.runner import LoggedEvent
 
 class QueueProjection(CaseProjection):
     name = "queues"
-    version = 3  # 2: a reopened first-contact case is due for routing from the reopening;
-    # 3: the page index is (handling_unit, sort_key, id), so existing stores rebuild to get it
+    version = 4  # 2: a reopened first-contact case is due for routing from the reopening;
+    # 3: the page index is (handling_unit, sort_key, id), so existing stores rebuild to get it;
+    # 4: counts per (unit, restricted, status) kept in a table of their own
 
     def new_changes(self) -> QueueChanges:
         return QueueChanges()

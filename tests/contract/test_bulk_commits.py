@@ -8,6 +8,7 @@ replaced as a whole, with a failed commit leaving nothing behind.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
 from uuid import uuid4
@@ -61,6 +62,9 @@ def test_many_queue_items_are_written_and_replaced_like_one_by_one(store) -> Non
     assert sum(len(p) for p in pages) == len(expected)
     states = view.case_states([i.id for i in batch])
     assert {k: v.subject for k, v in states.items()} == {i.id: f"state of {i.id}" for i in batch}
+    # The kept counts agree with the items after rows moved between units and statuses.
+    for unit, page in zip(("ULPK-PUSAT", "BBPOM-JAKARTA"), pages, strict=True):
+        assert view.counts(unit, True) == dict(Counter(i.status for i in page))
 
 
 def test_many_monev_facts_are_written_and_replaced_like_one_by_one(store) -> None:

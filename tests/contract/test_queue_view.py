@@ -125,3 +125,19 @@ def test_filters_by_status_assignee_and_restriction(view) -> None:
     assert closed not in view.page(QueueQuery(unit, include_restricted=True))
     assert view.counts(unit, False) == {"routed": 2, "closed": 1}
     assert view.counts(unit, True) == {"routed": 2, "closed": 1, "received": 1}
+
+
+def test_counts_follow_items_as_they_move_between_statuses_units_and_restriction(view) -> None:
+    cases = [item(10), item(11), item(12, restricted=True)]
+    commit(view, cases, 1)
+    assert view.counts("ULPK-PUSAT", False) == {"received": 2}
+    moved = replace(cases[0], status="routed", handling_unit="BBPOM-JAKARTA", version=3)
+    unrestricted = replace(cases[2], restricted=False, status="acknowledged", version=2)
+    closed = replace(cases[1], status="closed", next_due_at=None, version=2)
+    commit(view, [moved, unrestricted], 2)
+    commit(view, [closed], 3)
+    commit(view, [replace(closed, version=3)], 4)  # a change within one bucket
+    assert view.counts("ULPK-PUSAT", False) == {"acknowledged": 1, "closed": 1}
+    assert view.counts("ULPK-PUSAT", True) == {"acknowledged": 1, "closed": 1}
+    assert view.counts("BBPOM-JAKARTA", True) == {"routed": 1}
+    assert view.counts("BBPOM-SURABAYA", True) == {}

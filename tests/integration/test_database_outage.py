@@ -111,6 +111,7 @@ def test_commands_answer_503_while_the_database_is_gone_and_recover_after(
         assert breaker.state == "open"
 
         cluster.start()
+
         # The service recovers by itself: a client retrying with its Idempotency-Key gets the
         # case created exactly once.
         # Each pool reconnects on its own schedule (psycopg_pool backs off, bounded by the
