@@ -514,7 +514,7 @@ class ScaleGenerator:
 
 
 def check_clones(container: Container, keep_fresh: bool = False) -> dict[str, tuple[int, int, int]]:
-    """Rebuild every rebuildable read model from the log beside the copied rows and compare.
+    """Rebuild the cloned read models (queues, sla, monev) from the log and compare the rows.
 
     Per table: (rows copied, rows rebuilt, rows that differ either way). Drops the rebuilt tables.
     """
@@ -523,7 +523,9 @@ def check_clones(container: Container, keep_fresh: bool = False) -> dict[str, tu
     from projections.runner import Binding, Runner
 
     catalog = container.catalog
-    names = list(catalog.views)
+    # Only the read models the generator clones; the others (duplicates, surveys, audit, the
+    # LAPOR! outbox) hold the templates' rows only, and no measured query reads them.
+    names = sorted({name for name, _ in CASE_TABLES})
     live = {n: catalog.target(n) for n in names}
     fresh = {n: catalog.start_rebuild(n) for n in names}
     runner = Runner(
