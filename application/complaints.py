@@ -143,6 +143,17 @@ class DuplicateProbe:
     text: str
 
 
+_UNREAD: Any = object()  # _visible's "load the case yourself"
+
+
+def _replay(events: list[Any]) -> Any:
+    """The aggregate the events make, or None when there are none."""
+    aggregate = None
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
+
+
 @dataclass(frozen=True)
 class CommandResult:
     id: UUID
@@ -715,11 +726,15 @@ class Complaints(Application):
         route: str = "case",
     ) -> CaseSnapshot:
         """The case now, or as it stood at a version or a recorded time, with its stages."""
-        current = self._visible(principal, case_id)
-        record_read(self.access_log, principal, current, route, self.clock.now())
         if as_of_version is None and as_of is None:
+            current = self._visible(principal, case_id)
+            record_read(self.access_log, principal, current, route, self.clock.now())
             return self._snapshot(principal, current, self.clock.now())
+        # The events are read and decoded once: replayed whole for who may see the case now,
+        # then up to the point asked for.
         events = list(self.events.get(case_id))
+        current = self._visible(principal, case_id, replayed=_replay(events))
+        record_read(self.access_log, principal, current, route, self.clock.now())
         if as_of_version is not None and as_of_version > current.version:
             raise NotFound(f"the case has no version {as_of_version} (it is at {current.version})")
         if as_of_version is not None:
@@ -728,9 +743,7 @@ class Complaints(Application):
             events = [e for e in events if e.timestamp <= as_of]
         if not events:
             raise NotFound("the case did not exist yet at that point")
-        case: Complaint | None = None
-        for event in events:
-            case = event.mutate(case)
+        case = _replay(events)
         assert case is not None
         moment = as_of if as_of is not None else events[-1].timestamp
         return self._snapshot(principal, case, moment)
@@ -781,8 +794,17 @@ class Complaints(Application):
         except AggregateNotFoundError:
             return None
 
-    def _visible(self, principal: Principal, case_id: UUID, field: str | None = None) -> Complaint:
-        case = self._find(case_id)
+    def _visible(
+        self,
+        principal: Principal,
+        case_id: UUID,
+        field: str | None = None,
+        *,
+        replayed: Any = _UNREAD,
+    ) -> Complaint:
+        """The case if ``principal`` may see it, else NotFound; ``replayed``: the case already
+        replayed from its events (None: it has none), instead of loading it."""
+        case = self._find(case_id) if replayed is _UNREAD else replayed
         if case is None or not isinstance(case, Complaint) or not can_see(principal, case):
             where = f" ({field})" if field else ""
             raise NotFound(f"no case {case_id}{where}")
