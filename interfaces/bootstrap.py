@@ -253,6 +253,7 @@ def lapor_connector(container: Container) -> LaporConnector | None:
         container.lapor,
         container.metrics,
         intake_unit=settings.lapor_intake_unit,
+        activity_log=container.lapor,
         first_retry=timedelta(seconds=settings.lapor_first_retry_seconds),
         longest_wait=timedelta(seconds=settings.lapor_longest_wait_seconds),
     )

@@ -37,6 +37,14 @@ def lapor_status(container: Container) -> dict[str, Any]:
     poll_failing = poll.last_error_at is not None and (
         poll.last_success_at is None or poll.last_error_at >= poll.last_success_at
     )
+    error = poll.last_error if poll_failing else counts.last_error
+    activity = store.poll_state("lapor-activity")  # the reporters' comments and withdrawals
+    if (
+        not poll_failing
+        and activity.last_error_at is not None
+        and (activity.last_success_at is None or activity.last_error_at >= activity.last_success_at)
+    ):
+        error = activity.last_error
     return {
         "connector": "lapor",
         "configured": bool(container.settings.lapor_url),
@@ -50,7 +58,7 @@ def lapor_status(container: Container) -> dict[str, Any]:
         "rejected": counts.rejected,
         "delivered": counts.delivered,
         "outbox_lag": max(head - store.position(), 0),
-        "last_error": poll.last_error if poll_failing else counts.last_error,
+        "last_error": error,
     }
 
 

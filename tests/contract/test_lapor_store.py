@@ -77,3 +77,20 @@ def test_the_poll_state_keeps_the_cursor_and_the_last_error(db) -> None:
     assert state.cursor == "7" and state.last_success_at == MONDAY
     assert state.last_error == "ConnectorUnavailable: refused"
     assert SqlLaporStore(db).cursor("lapor") == "7"  # the tables survive a restart
+
+
+def test_the_activity_taken_in_is_kept_once_without_its_text(db) -> None:
+    store = SqlLaporStore(db)
+    case = uuid4()
+    assert store.processed([]) == set() and store.processed(["ACT-1"]) == set()
+    store.record_activity("ACT-1", "LAP-1", "comment", "relayed", case, MONDAY)
+    store.record_activity("ACT-2", "LAP-1", "comment", "ignored_not_reporter", None, MONDAY)
+    store.record_activity("ACT-1", "LAP-1", "comment", "filed", None, MONDAY)  # a repeat
+    assert store.processed(["ACT-1", "ACT-2", "ACT-3"]) == {"ACT-1", "ACT-2"}
+    assert store.activity() == [
+        ("ACT-1", "LAP-1", "comment", "relayed", case),
+        ("ACT-2", "LAP-1", "comment", "ignored_not_reporter", None),
+    ]
+    store.polled("lapor-activity", "2", MONDAY)
+    assert SqlLaporStore(db).cursor("lapor-activity") == "2"
+    assert SqlLaporStore(db).cursor("lapor") is None  # each listing has its own cursor

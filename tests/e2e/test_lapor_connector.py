@@ -22,7 +22,14 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from application.complaints import IDEMPOTENCY_NAMESPACE
-from application.lapor import CONNECTOR_SUB, LaporConnector, import_key
+from application.lapor import (
+    CONNECTOR_SUB,
+    ConnectorUnavailable,
+    LaporConnector,
+    activity_key,
+    import_key,
+    imported_case_id,
+)
 from infrastructure.clock import ManualClock
 from infrastructure.settings import Settings
 from interfaces.bootstrap import Container, bootstrap, lapor_connector, periodic_jobs
@@ -434,3 +441,105 @@ def test_the_connector_works_on_the_embedded_sqlite_default(
         assert connector(api).poll().imported == 0
         assert connector(api).send().delivered == 0
     assert [r.times for r in fake.received.values()] == [1]
+
+
+def replies(api: Api, case: UUID) -> list[str]:
+    """The complainant's messages recorded on a case, oldest first."""
+    history = api.client.get(
+        f"/v1/complaints/{case}/history", headers=api.headers("intake_officer")
+    ).json()["events"]
+    return [e["data"]["message"] for e in history if e["type"] == "ComplainantReplied"]
+
+
+def test_a_reporter_s_comments_on_lapor_reach_the_case_once(
+    settings: Settings, fake: FakeLapor
+) -> None:
+    clock = ManualClock(MONDAY)
+    for n in (1, 2, 3):
+        fake.assign(f"LAP-A-{n}")
+    with service(settings, clock) as api:
+        connector(api).poll()
+        waiting, closed, third = (case_id(f"LAP-A-{n}") for n in (1, 2, 3))
+        assert imported_case_id("LAP-A-1") == waiting
+        # The officers ask the first reporter for data and answer the second: both go out to
+        # LAPOR!, whose feed echoes them back as the agency's comments.
+        command(api, f"{waiting}/acknowledge", {"message": "Diterima."}, 1, "intake_officer")
+        command(
+            api,
+            f"{waiting}/follow-ups",
+            {"action": "request_data", "note": "Mohon kirim foto produk.", "public": True},
+            2,
+            "intake_officer",
+        )
+        command(api, f"{closed}/acknowledge", {"message": "Diterima."}, 1, "intake_officer")
+        last = command(
+            api, f"{closed}/close", {"outcome": "answered", "answer": "Sudah."}, 2, "intake_officer"
+        )
+        outbox_at(api, last)
+        connector(api).send()
+        assert [a["author"]["type"] for a in fake.activity] == ["agency"] * 4  # our echoes
+
+        fake.comment("LAP-A-1", "Foto produk terlampir di lampiran.")
+        fake.comment("LAP-A-1", "Catatan admin LAPOR!", author="lapor")
+        fake.comment("LAP-A-2", "Saya belum puas dengan jawabannya.")
+        fake.comment("LAP-A-3", "Sudah diselesaikan penjual.", type="withdrawn")
+        connector(api).poll()
+
+        assert replies(api, waiting) == ["Foto produk terlampir di lampiran."]
+        case = api.client.get(f"/v1/complaints/{waiting}", headers=api.headers("intake_officer"))
+        assert case.json()["waiting_for_complainant"] is False  # the reply ended the wait
+        assert replies(api, closed) == []  # closed: the comment became a new case instead
+        follow_up = uuid5(IDEMPOTENCY_NAMESPACE, f"{CONNECTOR_SUB}\x1f{activity_key('ACT-7')}")
+        new = api.client.get(f"/v1/complaints/{follow_up}", headers=api.headers("intake_officer"))
+        assert new.status_code == 200, new.text
+        assert (new.json()["channel"], new.json()["external_ref"]) == ("lapor", "LAP-A-2")
+        assert new.json()["description"] == "Saya belum puas dengan jawabannya."
+        assert replies(api, third) == [
+            "[SP4N-LAPOR!] Pelapor mencabut laporan LAP-A-3. Sudah diselesaikan penjual."
+        ]
+        store = api.container.lapor
+        assert [(a[0], a[3]) for a in store.activity()] == [
+            ("ACT-1", "ignored_not_reporter"),
+            ("ACT-2", "ignored_not_reporter"),
+            ("ACT-3", "ignored_not_reporter"),
+            ("ACT-4", "ignored_not_reporter"),
+            ("ACT-5", "relayed"),
+            ("ACT-6", "ignored_not_reporter"),
+            ("ACT-7", "filed"),
+            ("ACT-8", "relayed"),
+        ]
+
+        # Polled again, or with the cursor lost: nothing comes in twice.
+        events = api.stored_events()
+        connector(api).poll()
+        store.polled("lapor-activity", None, clock.now())
+        connector(api).poll()
+        assert api.stored_events() == events
+
+        # LAPOR!'s activity listing fails in the middle of a run, then recovers.
+        fake.comment("LAP-A-1", "Nomor izin edar: NA18190100001.")
+        fake.failing_activity = 1
+        with pytest.raises(ConnectorUnavailable):
+            connector(api).poll()
+        down = connector_statuses(api.container)[0]
+        assert down["last_error"] and "HTTP 500" in down["last_error"]
+        assert len(replies(api, waiting)) == 1
+        fake.stop()  # and goes away altogether
+        with pytest.raises(ConnectorUnavailable):
+            connector(api).poll()
+        fake.start()
+        clock.advance(timedelta(minutes=1))
+        connector(api).poll()
+        connector(api).poll()
+        assert replies(api, waiting) == [
+            "Foto produk terlampir di lampiran.",
+            "Nomor izin edar: NA18190100001.",
+        ]
+        assert connector_statuses(api.container)[0]["last_error"] is None
+        metrics = api.client.get("/metrics").text
+        assert (
+            'aduan_connector_inbound_total{connector="lapor",kind="comment",result="relayed"} 2.0'
+        ) in metrics
+        assert (
+            'aduan_connector_inbound_total{connector="lapor",kind="comment",result="filed"} 1.0'
+        ) in metrics
