@@ -3,7 +3,9 @@
 LAPOR! reports assigned to the agency become cases (channel ``lapor``, ``external_ref`` = the
 LAPOR! tracking id). Status changes, public follow-ups and forwards of those cases go back
 through an outbox (derived from events by ``projections/lapor``), each with a stable
-idempotency key: nothing is lost while either side is down, nothing is sent twice.
+idempotency key: nothing is lost while either side is down, nothing is sent twice. The
+reporter's own comments and withdrawals on LAPOR! come back in (``LaporActivityImporter``):
+recorded on the case as the complainant's message, once per LAPOR! activity id.
 """
 
 from __future__ import annotations

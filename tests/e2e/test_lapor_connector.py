@@ -358,7 +358,8 @@ def test_connectors_status_says_whether_lapor_is_configured(
     }
     off = CliRunner().invoke(cli, ["connectors", "status", "--json"], env=env)
     assert off.exit_code == 0, off.output
-    assert json.loads(off.output)["configured"] is False
+    assert rows(off.output)["lapor"]["configured"] is False
+    assert rows(off.output)["open311"]["configured"] is True  # on by default
 
     fake.assign("LAP-S-1")
     with service(settings, ManualClock(MONDAY)) as api:
@@ -369,11 +370,55 @@ def test_connectors_status_says_whether_lapor_is_configured(
         env=env | {"ADUAN_LAPOR_URL": fake.url, "ADUAN_LAPOR_TOKEN": TOKEN},
     )
     assert on.exit_code == 0, on.output
-    shown = json.loads(on.output)
+    shown = rows(on.output)["lapor"]
     assert shown["configured"] is True and shown["cursor"] == "1"
     assert shown["last_success_at"] is not None
     table = CliRunner().invoke(cli, ["connectors", "status"], env=env)
-    assert table.exit_code == 0 and "lapor" in table.output
+    assert table.exit_code == 0 and "lapor" in table.output and "open311" in table.output
+
+
+def rows(output: str) -> dict[str, dict[str, Any]]:
+    """``connectors status --json``: one JSON object a line, by connector."""
+    found = [json.loads(line) for line in output.splitlines() if line.strip()]
+    by_name = {row["connector"]: row for row in found}
+    assert len(by_name) == len(found)
+    return by_name
+
+
+def test_connectors_status_lists_lapor_and_open311_with_their_counts(
+    settings: Settings, fake: FakeLapor
+) -> None:
+    env = {
+        "ADUAN_DATABASE_URL": settings.database_url,
+        "ADUAN_POSTGRES_SCHEMA": settings.postgres_schema or "",
+        "ADUAN_JWT_SECRET": SECRET,
+        "ADUAN_VAR_DIR": str(settings.var_dir),
+        "ADUAN_LAPOR_URL": fake.url,
+        "ADUAN_LAPOR_TOKEN": TOKEN,
+    }
+    fake.assign("LAP-S-2")
+    with service(settings, ManualClock(MONDAY)) as api:
+        connector(api).poll()
+        form = {"service_code": "kosmetik", "description": "Krim pemutih tanpa izin edar"}
+        assert api.client.post("/open311/v2/requests.json", data=form).status_code == 200
+        assert api.client.post("/open311/v2/requests.json", data={}).status_code == 400
+    shown = CliRunner().invoke(cli, ["connectors", "status", "--json"], env=env)
+    assert shown.exit_code == 0, shown.output
+    found = rows(shown.output)
+    assert {"lapor", "open311"} <= set(found)
+    assert set(found["open311"]) == set(found["lapor"])  # one shape for every connector
+    assert (found["lapor"]["configured"], found["lapor"]["cursor"]) == (True, "1")
+    open311 = found["open311"]
+    assert (open311["configured"], open311["url"]) == (True, "/open311/v2")
+    assert (open311["delivered"], open311["rejected"], open311["failed"]) == (1, 1, 0)
+    assert open311["last_success_at"] == MONDAY.isoformat(timespec="seconds")
+    off = CliRunner().invoke(
+        cli, ["connectors", "status", "--json"], env=env | {"ADUAN_OPEN311": "false"}
+    )
+    assert rows(off.output)["open311"]["configured"] is False
+    table = CliRunner().invoke(cli, ["connectors", "status"], env=env)
+    assert table.exit_code == 0, table.output
+    assert [name for name in ("lapor", "open311") if name in table.output] == ["lapor", "open311"]
 
 
 def test_without_a_url_the_connector_is_off(settings: Settings) -> None:
