@@ -528,6 +528,8 @@ def test_a_reporter_s_comments_on_lapor_reach_the_case_once(
         fake.comment("LAP-A-1", "Catatan admin LAPOR!", author="lapor")
         fake.comment("LAP-A-2", "Saya belum puas dengan jawabannya.")
         fake.comment("LAP-A-3", "Sudah diselesaikan penjual.", type="withdrawn")
+        fake.comment("LAP-X-9", "Laporan yang belum pernah diteruskan ke kami.")
+        fake.comment("LAP-A-1", "5", type="rating")
         connector(api).poll()
 
         assert replies(api, waiting) == ["Foto produk terlampir di lampiran."]
@@ -543,16 +545,23 @@ def test_a_reporter_s_comments_on_lapor_reach_the_case_once(
             "[SP4N-LAPOR!] Pelapor mencabut laporan LAP-A-3. Sudah diselesaikan penjual."
         ]
         store = api.container.lapor
-        assert [(a[0], a[3]) for a in store.activity()] == [
-            ("ACT-1", "ignored_not_reporter"),
-            ("ACT-2", "ignored_not_reporter"),
-            ("ACT-3", "ignored_not_reporter"),
-            ("ACT-4", "ignored_not_reporter"),
-            ("ACT-5", "relayed"),
-            ("ACT-6", "ignored_not_reporter"),
-            ("ACT-7", "filed"),
-            ("ACT-8", "relayed"),
-        ]
+        assert {a[0]: a[3] for a in store.activity()} == dict(
+            [
+                ("ACT-1", "ignored_not_reporter"),
+                ("ACT-2", "ignored_not_reporter"),
+                ("ACT-3", "ignored_not_reporter"),
+                ("ACT-4", "ignored_not_reporter"),
+                ("ACT-5", "relayed"),
+                ("ACT-6", "ignored_not_reporter"),
+                ("ACT-7", "filed"),
+                ("ACT-8", "relayed"),
+                ("ACT-9", "filed"),
+                ("ACT-10", "ignored_type"),
+            ]
+        )
+        unknown = uuid5(IDEMPOTENCY_NAMESPACE, f"{CONNECTOR_SUB}\x1f{activity_key('ACT-9')}")
+        orphan = api.client.get(f"/v1/complaints/{unknown}", headers=api.headers("intake_officer"))
+        assert (orphan.json()["external_ref"], orphan.json()["category"]) == ("LAP-X-9", "lainnya")
 
         # Polled again, or with the cursor lost: nothing comes in twice.
         events = api.stored_events()
@@ -586,5 +595,5 @@ def test_a_reporter_s_comments_on_lapor_reach_the_case_once(
             'aduan_connector_inbound_total{connector="lapor",kind="comment",result="relayed"} 2.0'
         ) in metrics
         assert (
-            'aduan_connector_inbound_total{connector="lapor",kind="comment",result="filed"} 1.0'
+            'aduan_connector_inbound_total{connector="lapor",kind="comment",result="filed"} 2.0'
         ) in metrics
