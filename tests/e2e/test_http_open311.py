@@ -383,3 +383,11 @@ def test_an_open311_client_library_reads_the_facade_over_http(tmp_path: Path) ->
         assert [r["service_request_id"] for r in listed] == [number]
         one = client.get_service_request(number)
         assert one["status"] == "open" and one["service_code"] == "pangan_olahan"
+        # A client that lost the answer to its POST sends it again with its Idempotency-Key.
+        keyed = {"Idempotency-Key": "retry-after-timeout-1"}
+        first = requests.post(f"{url}{BASE}/requests.json", data=FORM, headers=keyed, timeout=10)
+        again = requests.post(f"{url}{BASE}/requests.json", data=FORM, headers=keyed, timeout=10)
+        assert first.status_code == again.status_code == 200, again.text
+        assert first.json()[0]["service_request_id"] == again.json()[0]["service_request_id"]
+        status = open311_status(container)
+        assert (status["delivered"], status["rejected"]) == (2, 0)
