@@ -212,6 +212,10 @@ class ActivityLog(Protocol):
         """One item taken in (a repeat of a recorded one changes nothing)."""
         ...
 
+    def latest_filed(self, tracking_id: str) -> UUID | None:
+        """The case the latest comment on a closed ``tracking_id`` became, if one did."""
+        ...
+
 
 # --- inbound: assigned reports become cases ---------------------------------------------------
 
@@ -395,8 +399,9 @@ class LaporActivityImporter:
 
     A reporter's comment on a report whose case is open is recorded on the case as the
     complainant's message (it ends a wait for data); on a closed case, or a report never
-    imported, it becomes a new LAPOR! case with the same tracking id, so nothing is lost. A
-    withdrawal is recorded on the open case as a message for the officer (who closes the case
+    imported, it becomes a new LAPOR! case with the same tracking id, so nothing is lost, and
+    the report's later comments go to that case while it is open. A withdrawal is recorded on
+    the open case as a message for the officer (who closes the case
     with outcome ``withdrawn``); on a closed case it changes nothing. Items by anyone but the
     reporter (our own follow-ups echoed back, LAPOR!'s notes) never come in as replies.
 
@@ -480,13 +485,19 @@ class LaporActivityImporter:
                 if item.text.strip()
                 else EMPTY_COMMENT.format(tracking_id=item.tracking_id)
             )
-        try:
-            self.complaints.relay_complainant_message(case_id, message=message)
-        except (NotFound, TransitionNotAllowed):
-            if kind == "withdrawn":
-                return "ignored_closed", case_id  # nothing left to withdraw
-            return "filed", self.file_follow_up(item, case_id, message)
-        return "relayed", case_id
+        # The case a later comment became, if any, then the report's own case: the first open.
+        follow_up = self.log.latest_filed(item.tracking_id)
+        for candidate in (follow_up, case_id):
+            if candidate is None:
+                continue
+            try:
+                self.complaints.relay_complainant_message(candidate, message=message)
+            except (NotFound, TransitionNotAllowed):
+                continue
+            return "relayed", candidate
+        if kind == "withdrawn":
+            return "ignored_closed", case_id  # nothing left to withdraw
+        return "filed", self.file_follow_up(item, case_id, message)
 
     def file_follow_up(self, item: ReportActivity, original_id: UUID, message: str) -> UUID:
         """A comment on a closed case (or a report never imported) as a new LAPOR! case with the

@@ -39,6 +39,8 @@ _DDL = (
     f"CREATE TABLE IF NOT EXISTS {ACTIVITY} (activity_id TEXT PRIMARY KEY, "
     "tracking_id TEXT NOT NULL, type TEXT NOT NULL, result TEXT NOT NULL, case_id UUID, "
     "processed_at TIMESTAMPTZ NOT NULL)",
+    f"CREATE INDEX IF NOT EXISTS {ACTIVITY}_filed ON {ACTIVITY} (tracking_id, processed_at) "
+    "WHERE result = 'filed'",
 )
 _ENTRY = "key, seq, case_id, version, tracking_id, kind, attempts, next_attempt_at"
 
@@ -240,6 +242,16 @@ class SqlLaporStore:
                 "processed_at) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 (activity_id, tracking_id, type_[:100], result, case_id, at),
             )
+
+    def latest_filed(self, tracking_id: str) -> UUID | None:
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                f"SELECT case_id FROM {ACTIVITY} WHERE tracking_id = %s AND result = 'filed' "
+                "AND case_id IS NOT NULL ORDER BY processed_at DESC, activity_id DESC LIMIT 1",
+                (tracking_id,),
+            )
+            row = cursor.fetchone()
+        return _uuid(row[0]) if row else None
 
     def activity(self) -> list[tuple[str, str, str, str, UUID | None]]:
         """Every item taken in: activity id, tracking id, type, result, case id."""

@@ -570,6 +570,13 @@ def test_a_reporter_s_comments_on_lapor_reach_the_case_once(
         connector(api).poll()
         assert api.stored_events() == events
 
+        # The reporter comments again on the closed report: it joins the case the first became.
+        fake.comment("LAP-A-2", "Ini foto struk pembeliannya.")
+        connector(api).poll()
+        assert replies(api, follow_up) == ["Ini foto struk pembeliannya."]
+        assert replies(api, closed) == []
+        assert api.stored_events() == events + 1
+
         # LAPOR!'s activity listing fails in the middle of a run, then recovers.
         fake.comment("LAP-A-1", "Nomor izin edar: NA18190100001.")
         fake.failing_activity = 1
@@ -592,7 +599,7 @@ def test_a_reporter_s_comments_on_lapor_reach_the_case_once(
         assert connector_statuses(api.container)[0]["last_error"] is None
         metrics = api.client.get("/metrics").text
         assert (
-            'aduan_connector_inbound_total{connector="lapor",kind="comment",result="relayed"} 2.0'
+            'aduan_connector_inbound_total{connector="lapor",kind="comment",result="relayed"} 3.0'
         ) in metrics
         assert (
             'aduan_connector_inbound_total{connector="lapor",kind="comment",result="filed"} 2.0'
