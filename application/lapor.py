@@ -3,22 +3,27 @@
 LAPOR! reports assigned to the agency become cases (channel ``lapor``, ``external_ref`` = the
 LAPOR! tracking id). Status changes, public follow-ups and forwards of those cases go back
 through an outbox (derived from events by ``projections/lapor``), each with a stable
-idempotency key: nothing is lost while either side is down, nothing is sent twice.
+idempotency key: nothing is lost while either side is down, nothing is sent twice. The
+reporter's own comments and withdrawals on LAPOR! come back in (``LaporActivityImporter``):
+recorded on the case as the complainant's message, once per LAPOR! activity id.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
-from uuid import UUID
+from uuid import UUID, uuid5
+
+from eventsourcing.application import AggregateNotFoundError
 
 from application.access import Principal, Role
-from application.complaints import Complaints, NewCase
-from application.errors import RequestInFlight
+from application.complaints import IDEMPOTENCY_NAMESPACE, Complaints, NewCase
+from application.errors import NotFound, RequestInFlight
 from domain.complaint import Complaint
+from domain.errors import TransitionNotAllowed
 from domain.values import Reporter
 from domain.vocabulary import Category, Channel, Kind, Outcome
 
@@ -26,6 +31,7 @@ log = logging.getLogger("aduan.lapor")
 
 CONNECTOR = "lapor"
 CONNECTOR_SUB = "lapor-connector"
+ACTIVITY = "lapor-activity"  # the poll state (cursor) of the report-activity listing
 MAX_SUBJECT = 200
 
 # --- the port ---------------------------------------------------------------------------------
@@ -64,6 +70,29 @@ class ReportPage:
 
 
 @dataclass(frozen=True)
+class ReportActivity:
+    """Something that happened on LAPOR! to one of the agency's reports (a comment, a withdrawal).
+
+    ``author`` says who did it: ``reporter`` (the complainant), ``agency`` (us: our own follow-ups
+    echoed back) or ``lapor`` (LAPOR!'s administrators or system).
+    """
+
+    activity_id: str
+    tracking_id: str
+    type: str  # "comment", "withdrawn", anything else is ignored
+    author: str
+    text: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ActivityPage:
+    items: list[ReportActivity]
+    next_cursor: str | None  # where the next listing starts; None: keep the cursor given
+    has_more: bool
+
+
+@dataclass(frozen=True)
 class StatusUpdate:
     """A status change or a public follow-up, for one LAPOR! report."""
 
@@ -93,6 +122,11 @@ class LaporGateway(Protocol):
 
     def assigned_reports(self, cursor: str | None, limit: int) -> ReportPage:
         """Reports assigned to the agency after ``cursor`` (None: from the beginning)."""
+        ...
+
+    def report_activity(self, cursor: str | None, limit: int) -> ActivityPage:
+        """Activity on the agency's reports after ``cursor`` (None: from the beginning), oldest
+        first: the reporter's comments, withdrawals, and echoes of our own updates."""
         ...
 
     def send_update(self, update: StatusUpdate) -> None:
@@ -157,6 +191,30 @@ class ConnectorState(Protocol):
         ...
 
     def poll_failed(self, name: str, at: datetime, error: str) -> None: ...
+
+
+class ActivityLog(Protocol):
+    """Which LAPOR! activity items were taken in, and what became of them (no text kept)."""
+
+    def processed(self, activity_ids: Collection[str]) -> set[str]:
+        """Those of ``activity_ids`` taken in before."""
+        ...
+
+    def record_activity(
+        self,
+        activity_id: str,
+        tracking_id: str,
+        type_: str,
+        result: str,
+        case_id: UUID | None,
+        at: datetime,
+    ) -> None:
+        """One item taken in (a repeat of a recorded one changes nothing)."""
+        ...
+
+    def latest_filed(self, tracking_id: str) -> UUID | None:
+        """The case the latest comment on a closed ``tracking_id`` became, if one did."""
+        ...
 
 
 # --- inbound: assigned reports become cases ---------------------------------------------------
@@ -307,6 +365,175 @@ class LaporImporter:
         return not result.replayed
 
 
+# --- inbound: the reporter's comments and withdrawals reach the case --------------------------
+
+REPORTER = "reporter"  # the author of an activity item who is the complainant
+LAPOR_ITSELF = "lapor"  # LAPOR!'s administrators or system (may mark a report withdrawn)
+WITHDRAWN_NOTE = "[SP4N-LAPOR!] Pelapor mencabut laporan {tracking_id}."
+EMPTY_COMMENT = "[SP4N-LAPOR!] Pelapor menambahkan tanggapan tanpa teks pada laporan {tracking_id}."
+_ACTIVITY_TYPES = frozenset({"comment", "withdrawn"})
+FOLLOW_UP_SUBJECT = "Tanggapan pelapor atas laporan SP4N-LAPOR! {tracking_id}"
+
+
+def imported_case_id(tracking_id: str) -> UUID:
+    """The id of the case a LAPOR! report became (derived from its import key)."""
+    return uuid5(IDEMPOTENCY_NAMESPACE, f"{CONNECTOR_SUB}\x1f{import_key(tracking_id)}")
+
+
+def activity_key(activity_id: str) -> str:
+    """The create's idempotency key of the case a comment on a closed case becomes."""
+    return f"{CONNECTOR}-activity:{activity_id.strip()}"
+
+
+@dataclass(frozen=True)
+class ActivityResult:
+    relayed: int  # recorded on their open case as the complainant's message
+    filed: int  # became a new case (the report's case was closed or never imported)
+    ignored: int  # our own echoes, LAPOR!'s notes, other types, withdrawals of closed cases
+    already: int  # taken in before
+    cursor: str | None
+
+
+class LaporActivityImporter:
+    """Takes the reporter's comments and withdrawals on LAPOR! into the cases, once each.
+
+    A reporter's comment on a report whose case is open is recorded on the case as the
+    complainant's message (it ends a wait for data); on a closed case, or a report never
+    imported, it becomes a new LAPOR! case with the same tracking id, so nothing is lost, and
+    the report's later comments go to that case while it is open. A withdrawal is recorded on
+    the open case as a message for the officer (who closes the case
+    with outcome ``withdrawn``); on a closed case it changes nothing. Items by anyone but the
+    reporter (our own follow-ups echoed back, LAPOR!'s notes) never come in as replies.
+
+    Each item is recorded in the activity log after it was taken in; an item in the log is never
+    taken in again. The cursor moves after a whole page. A crash between taking an item in and
+    recording it takes it in again on the next poll: at least once, never lost.
+    """
+
+    def __init__(
+        self,
+        complaints: Complaints,
+        gateway: LaporGateway,
+        state: ConnectorState,
+        log: ActivityLog,
+        *,
+        intake_unit: str,
+        principal: Principal,
+        page_size: int = 100,
+        on_taken: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.complaints = complaints
+        self.gateway = gateway
+        self.state = state
+        self.log = log
+        self.intake_unit = intake_unit
+        self.principal = principal
+        self.page_size = page_size
+        self.on_taken = on_taken
+
+    def poll(self) -> ActivityResult:
+        cursor = self.state.cursor(ACTIVITY)
+        counts = {"relayed": 0, "filed": 0, "ignored": 0, "already": 0}
+        try:
+            while True:
+                page = self.gateway.report_activity(cursor, self.page_size)
+                done = self.log.processed({item.activity_id for item in page.items})
+                for item in page.items:
+                    if item.activity_id in done:
+                        counts["already"] += 1
+                        continue
+                    result, case_id = self.take(item)
+                    self.log.record_activity(
+                        item.activity_id,
+                        item.tracking_id,
+                        item.type,
+                        result,
+                        case_id,
+                        self.complaints.clock.now(),
+                    )
+                    done.add(item.activity_id)
+                    counts["ignored" if result.startswith("ignored") else result] += 1
+                    if self.on_taken is not None:
+                        kind = item.type.strip().lower()
+                        self.on_taken(kind if kind in _ACTIVITY_TYPES else "other", result)
+                moved = page.next_cursor is not None and page.next_cursor != cursor
+                cursor = page.next_cursor or cursor
+                self.state.polled(ACTIVITY, cursor, self.complaints.clock.now())
+                if not page.has_more or not page.items or not moved:
+                    break
+        except Exception as error:
+            self.state.poll_failed(ACTIVITY, self.complaints.clock.now(), _describe(error))
+            raise
+        return ActivityResult(cursor=cursor, **counts)
+
+    def take(self, item: ReportActivity) -> tuple[str, UUID | None]:
+        """Take one item in: what became of it (relayed, filed, ignored...) and on which case."""
+        kind = item.type.strip().lower()
+        if kind == "comment" and item.author != REPORTER:
+            return "ignored_not_reporter", None  # our own follow-ups echoed, LAPOR!'s notes
+        if kind == "withdrawn" and item.author not in (REPORTER, LAPOR_ITSELF):
+            return "ignored_not_reporter", None
+        if kind not in _ACTIVITY_TYPES:
+            return "ignored_type", None
+        case_id = imported_case_id(item.tracking_id)
+        if kind == "withdrawn":
+            note = WITHDRAWN_NOTE.format(tracking_id=item.tracking_id)
+            message = f"{note} {item.text.strip()}".strip()
+        else:
+            message = (
+                item.text
+                if item.text.strip()
+                else EMPTY_COMMENT.format(tracking_id=item.tracking_id)
+            )
+        # The case a later comment became, if any, then the report's own case: the first open.
+        follow_up = self.log.latest_filed(item.tracking_id)
+        for candidate in (follow_up, case_id):
+            if candidate is None:
+                continue
+            try:
+                self.complaints.relay_complainant_message(candidate, message=message)
+            except (NotFound, TransitionNotAllowed):
+                continue
+            return "relayed", candidate
+        if kind == "withdrawn":
+            return "ignored_closed", case_id  # nothing left to withdraw
+        return "filed", self.file_follow_up(item, case_id, message)
+
+    def file_follow_up(self, item: ReportActivity, original_id: UUID, message: str) -> UUID:
+        """A comment on a closed case (or a report never imported) as a new LAPOR! case with the
+        report's tracking id: its answer goes back to the report on LAPOR!. Kind, category and
+        confidentiality follow the report's case; the reporter's data stays on that case."""
+        original: Complaint | None
+        try:
+            original = self.complaints.repository.get(original_id)
+        except AggregateNotFoundError:
+            original = None
+        if not isinstance(original, Complaint):
+            original = None
+        now = self.complaints.clock.now()
+        new = NewCase(
+            kind=original.kind if original else Kind.COMPLAINT,
+            channel=Channel.LAPOR,
+            category=original.category if original else Category.LAINNYA,
+            subject=FOLLOW_UP_SUBJECT.format(tracking_id=item.tracking_id)[:MAX_SUBJECT],
+            description=message,
+            reporter=None,
+            anonymous=original.anonymous if original else False,
+            confidential=original.confidential if original else False,
+            needs_inspection=False,
+            intake_unit=self.intake_unit,
+            received_at=min(item.at, now),
+            external_ref=item.tracking_id,
+        )
+        try:
+            result = self.complaints.file_case(
+                self.principal, new, idempotency_key=activity_key(item.activity_id)
+            )
+        except RequestInFlight as error:
+            raise ConnectorUnavailable(f"{item.activity_id} is being filed") from error
+        return result.id
+
+
 # --- outbound: the outbox drained to LAPOR! ---------------------------------------------------
 
 
@@ -455,6 +682,8 @@ class ConnectorMetrics(Protocol):
 
     def connector_outbox_counts(self, connector: str, counts: dict[str, int]) -> None: ...
 
+    def connector_inbound(self, connector: str, kind: str, result: str) -> None: ...
+
 
 class LaporConnector:
     """The importer and the sender over one gateway, reporting to the metrics."""
@@ -468,6 +697,7 @@ class LaporConnector:
         metrics: ConnectorMetrics,
         *,
         intake_unit: str,
+        activity_log: ActivityLog,
         first_retry: timedelta = timedelta(seconds=10),
         longest_wait: timedelta = timedelta(hours=1),
     ) -> None:
@@ -481,6 +711,15 @@ class LaporConnector:
             intake_unit=intake_unit,
             on_imported=lambda n: metrics.connector_imported(CONNECTOR, n),
         )
+        self.activity = LaporActivityImporter(
+            complaints,
+            gateway,
+            state,
+            activity_log,
+            intake_unit=intake_unit,
+            principal=self.importer.principal,
+            on_taken=lambda kind, result: metrics.connector_inbound(CONNECTOR, kind, result),
+        )
         self.sender = LaporSender(
             complaints,
             gateway,
@@ -491,8 +730,10 @@ class LaporConnector:
         )
 
     def poll(self) -> PollResult:
+        """New reports first, then the activity on reports (so a comment finds its case)."""
         try:
             result = self.importer.poll()
+            self.activity.poll()
         except Exception:
             self.metrics.connector_polled(CONNECTOR, False)
             raise

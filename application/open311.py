@@ -9,11 +9,18 @@ subject, the description, the reporter, officers or notes.
 from __future__ import annotations
 
 import hmac
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 MAX_PAGE_SIZE = 200
+CONNECTOR = "open311"
+# Outcomes of a POST requests that are not kept in the tally, only in the metrics: a client
+# past its rate limit must not turn its flood of 429s into a flood of writes.
+UNCOUNTED = frozenset({"rate_limited"})
+
+log = logging.getLogger("aduan.open311")
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,18 @@ class ListedRequest:
     expected_at: datetime | None  # the close stage's due instant while open
 
 
+class ConnectorTally(Protocol):
+    """How many of a connector's inbound items ended how, and when the last one did."""
+
+    def count(self, connector: str, outcome: str, at: datetime, detail: str | None = None) -> None:
+        """One more item with ``outcome`` (``detail``: what went wrong, never personal data)."""
+        ...
+
+
+class InboundMetrics(Protocol):
+    def connector_inbound(self, connector: str, kind: str, result: str) -> None: ...
+
+
 class PublicListing(Protocol):
     def find(self, query: RequestQuery) -> list[ListedRequest]:
         """Listable cases matching ``query``, newest received first (then by number)."""
@@ -55,6 +74,20 @@ class Open311:
 
     listing: PublicListing
     api_keys: tuple[str, ...] = ()
+    tally: ConnectorTally | None = None  # filed / rejected requests, for connectors status
+    metrics: InboundMetrics | None = None
+
+    def outcome(self, result: str, at: datetime, detail: str | None = None) -> None:
+        """One POST requests ended with ``result`` (filed, replayed, or why it was refused):
+        counted in the metrics and, unless rate-limited, in the tally. Never raises: counting
+        must not fail a request that was filed."""
+        try:
+            if self.metrics is not None:
+                self.metrics.connector_inbound(CONNECTOR, "request", result)
+            if self.tally is not None and result not in UNCOUNTED:
+                self.tally.count(CONNECTOR, result, at, detail)
+        except Exception as error:
+            log.warning("Open311 %s not counted: %s", result, type(error).__name__)
 
     def key_index(self, key: str | None) -> int | None:
         """Which configured key ``key`` is (compared in constant time); None when none is."""

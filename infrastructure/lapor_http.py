@@ -14,10 +14,12 @@ from datetime import datetime
 from typing import Any
 
 from application.lapor import (
+    ActivityPage,
     ConnectorRejected,
     ConnectorUnavailable,
     Forwarding,
     LaporReport,
+    ReportActivity,
     ReportPage,
     StatusUpdate,
 )
@@ -52,6 +54,18 @@ class HttpLaporGateway:
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ConnectorUnavailable(f"unreadable report listing: {error}") from error
+
+    def report_activity(self, cursor: str | None, limit: int) -> ActivityPage:
+        query = {"limit": str(limit)} | ({"cursor": cursor} if cursor else {})
+        body = self._call("GET", f"/v1/agency/activity?{urllib.parse.urlencode(query)}")
+        try:
+            return ActivityPage(
+                items=[activity_from_wire(a) for a in body["items"]],
+                next_cursor=body.get("next_cursor"),
+                has_more=bool(body.get("has_more", False)),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise ConnectorUnavailable(f"unreadable activity listing: {error}") from error
 
     def send_update(self, update: StatusUpdate) -> None:
         self._call(
@@ -138,6 +152,25 @@ def report_from_wire(data: dict[str, Any]) -> LaporReport:
         confidential=bool(data.get("confidential", False)),
         reporter=reporter,
         assigned_at=assigned,
+    )
+
+
+def activity_from_wire(data: dict[str, Any]) -> ReportActivity:
+    at = datetime.fromisoformat(data["at"])
+    if at.tzinfo is None:
+        raise ValueError("at needs an offset")
+    activity_id = str(data["activity_id"]).strip()
+    tracking_id = str(data["tracking_id"]).strip()
+    if not activity_id or not tracking_id:
+        raise ValueError("an activity item without an activity id or a tracking id")
+    author = data.get("author") or {}
+    return ReportActivity(
+        activity_id=activity_id,
+        tracking_id=tracking_id,
+        type=str(data.get("type") or ""),
+        author=str(author.get("type") or "").strip().lower(),
+        text=str(data.get("text") or ""),
+        at=at,
     )
 
 

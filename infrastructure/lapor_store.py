@@ -1,4 +1,5 @@
-"""The SP4N-LAPOR! connector's tables: its cases, its append-only outbox, its poll state."""
+"""The SP4N-LAPOR! connector's tables: its cases, its append-only outbox, its poll state, and
+the report activity (reporter's comments, withdrawals) taken in."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ CASES = "aduan_lapor_cases"
 OUTBOX = "aduan_lapor_outbox"
 POSITION = "aduan_lapor_outbox_position"
 STATE = "aduan_connector_state"
+ACTIVITY = "aduan_lapor_activity"
 CHUNK = 500
 
 _DDL = (
@@ -33,6 +35,12 @@ _DDL = (
     f"CREATE TABLE IF NOT EXISTS {STATE} (name TEXT PRIMARY KEY, cursor TEXT, "
     "last_poll_at TIMESTAMPTZ, last_success_at TIMESTAMPTZ, last_error TEXT, "
     "last_error_at TIMESTAMPTZ)",
+    # Which activity items were taken in and what became of them: ids only, never their text.
+    f"CREATE TABLE IF NOT EXISTS {ACTIVITY} (activity_id TEXT PRIMARY KEY, "
+    "tracking_id TEXT NOT NULL, type TEXT NOT NULL, result TEXT NOT NULL, case_id UUID, "
+    "processed_at TIMESTAMPTZ NOT NULL)",
+    f"CREATE INDEX IF NOT EXISTS {ACTIVITY}_filed ON {ACTIVITY} (tracking_id, processed_at) "
+    "WHERE result = 'filed'",
 )
 _ENTRY = "key, seq, case_id, version, tracking_id, kind, attempts, next_attempt_at"
 
@@ -206,6 +214,54 @@ class SqlLaporStore:
                 "last_error = %s, last_error_at = %s",
                 (name, at, error, at, at, error, at),
             )
+
+    # --- the report activity taken in -------------------------------------------------------
+
+    def processed(self, activity_ids: Collection[str]) -> set[str]:
+        ids = list(activity_ids)
+        found: set[str] = set()
+        with self.db.transaction() as cursor:
+            for start in range(0, len(ids), CHUNK):
+                condition, params = self.db.any_of("activity_id", ids[start : start + CHUNK])
+                cursor.execute(f"SELECT activity_id FROM {ACTIVITY} WHERE {condition}", params)
+                found.update(r[0] for r in cursor.fetchall())
+        return found
+
+    def record_activity(
+        self,
+        activity_id: str,
+        tracking_id: str,
+        type_: str,
+        result: str,
+        case_id: UUID | None,
+        at: datetime,
+    ) -> None:
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                f"INSERT INTO {ACTIVITY} (activity_id, tracking_id, type, result, case_id, "
+                "processed_at) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (activity_id, tracking_id, type_[:100], result, case_id, at),
+            )
+
+    def latest_filed(self, tracking_id: str) -> UUID | None:
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                f"SELECT case_id FROM {ACTIVITY} WHERE tracking_id = %s AND result = 'filed' "
+                "AND case_id IS NOT NULL ORDER BY processed_at DESC, activity_id DESC LIMIT 1",
+                (tracking_id,),
+            )
+            row = cursor.fetchone()
+        return _uuid(row[0]) if row else None
+
+    def activity(self) -> list[tuple[str, str, str, str, UUID | None]]:
+        """Every item taken in: activity id, tracking id, type, result, case id."""
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                f"SELECT activity_id, tracking_id, type, result, case_id FROM {ACTIVITY} "
+                "ORDER BY processed_at, activity_id"
+            )
+            rows = cursor.fetchall()
+        return [(r[0], r[1], r[2], r[3], _uuid(r[4]) if r[4] else None) for r in rows]
 
 
 def _uuid(value: Any) -> UUID:

@@ -78,6 +78,12 @@ class Metrics:
             ["connector", "kind", "result"],
             registry=self.registry,
         )
+        self.connector_inbound_items = Counter(
+            "aduan_connector_inbound",
+            "Inbound items a connector took in or refused, by kind and result",
+            ["connector", "kind", "result"],
+            registry=self.registry,
+        )
         self.connector_outbox = Gauge(
             "aduan_connector_outbox_messages",
             "Messages in a connector's outbox, by state (pending, retrying, rejected, delivered)",
@@ -156,6 +162,9 @@ class Metrics:
 
     def connector_message(self, connector: str, kind: str, result: str) -> None:
         self.connector_messages.labels(connector, kind, result).inc()
+
+    def connector_inbound(self, connector: str, kind: str, result: str) -> None:
+        self.connector_inbound_items.labels(connector, kind, result).inc()
 
     def connector_outbox_counts(self, connector: str, counts: dict[str, int]) -> None:
         for state, value in counts.items():

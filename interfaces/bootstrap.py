@@ -36,6 +36,7 @@ from infrastructure.breaker import CircuitBreaker, guard_pool
 from infrastructure.calendars import HolidayCalendars
 from infrastructure.clock import SystemClock, SystemRandomness
 from infrastructure.configuration import LiveConfiguration
+from infrastructure.connector_tally import SqlConnectorTally
 from infrastructure.crypto import AesGcmEnvelope
 from infrastructure.event_log import (
     ApplicationLog,
@@ -138,7 +139,7 @@ class Container:
                 hsts=self.settings.behind_https,
                 committer=self.committer,
                 public=self.public,
-                open311=_open311(self.settings, self.catalog),
+                open311=_open311(self.settings, self.catalog, self.read_db, self.metrics),
             )
         )
 
@@ -253,6 +254,7 @@ def lapor_connector(container: Container) -> LaporConnector | None:
         container.lapor,
         container.metrics,
         intake_unit=settings.lapor_intake_unit,
+        activity_log=container.lapor,
         first_retry=timedelta(seconds=settings.lapor_first_retry_seconds),
         longest_wait=timedelta(seconds=settings.lapor_longest_wait_seconds),
     )
@@ -463,13 +465,26 @@ def bootstrap(
     )
 
 
-def _open311(settings: Settings, catalog: Catalog) -> Open311 | None:
-    """The Open311 facade over the live queue and SLA read models; None when turned off."""
+def _open311(
+    settings: Settings, catalog: Catalog, read_db: ReadDatabase, metrics: Metrics
+) -> Open311 | None:
+    """The Open311 facade over the live queue and SLA read models; None when turned off.
+    Its requests are counted in the metrics and the connector tally (connectors status)."""
     if not settings.open311:
         return None
     raw = settings.open311_api_keys.get_secret_value() if settings.open311_api_keys else ""
     keys = tuple(key.strip() for key in raw.split(",") if key.strip())
-    return Open311(SqlOpen311Listing(CatalogReadSide(catalog)), api_keys=keys)
+    return Open311(
+        SqlOpen311Listing(CatalogReadSide(catalog)),
+        api_keys=keys,
+        tally=SqlConnectorTally(read_db),
+        metrics=metrics,
+    )
+
+
+def connector_tally(container: Container) -> SqlConnectorTally:
+    """Inbound connectors' requests by outcome (Open311), as ``connectors status`` reads them."""
+    return SqlConnectorTally(container.read_db)
 
 
 def _public_desk(settings: Settings, complaints: Complaints, units: UnitDirectory) -> PublicDesk:

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from interfaces.bootstrap import Container, bootstrap
+from interfaces.bootstrap import Container, bootstrap, connector_tally
 
 connectors_cli = typer.Typer(
     help="Connectors to neighbouring systems (SP4N-LAPOR!, Open311, email, messaging)",
@@ -37,6 +37,14 @@ def lapor_status(container: Container) -> dict[str, Any]:
     poll_failing = poll.last_error_at is not None and (
         poll.last_success_at is None or poll.last_error_at >= poll.last_success_at
     )
+    error = poll.last_error if poll_failing else counts.last_error
+    activity = store.poll_state("lapor-activity")  # the reporters' comments and withdrawals
+    if (
+        not poll_failing
+        and activity.last_error_at is not None
+        and (activity.last_success_at is None or activity.last_error_at >= activity.last_success_at)
+    ):
+        error = activity.last_error
     return {
         "connector": "lapor",
         "configured": bool(container.settings.lapor_url),
@@ -50,12 +58,38 @@ def lapor_status(container: Container) -> dict[str, Any]:
         "rejected": counts.rejected,
         "delivered": counts.delivered,
         "outbox_lag": max(head - store.position(), 0),
-        "last_error": poll.last_error if poll_failing else counts.last_error,
+        "last_error": error,
+    }
+
+
+def open311_status(container: Container) -> dict[str, Any]:
+    """Open311 GeoReport v2 facade: the requests filed through it (``delivered``, the last one
+    ``last_success_at``), those refused (``rejected``: bad input, api_key, unknown service...;
+    rate-limited ones are in the metrics only) and those that failed on our side (``failed``)."""
+    tally = connector_tally(container).counts("open311")
+    filed, errors = tally.get("filed"), tally.get("error")
+    refused = [t for outcome, t in tally.items() if outcome not in ("filed", "replayed", "error")]
+    failing = errors is not None and (filed is None or errors.last_at >= filed.last_at)
+    return {
+        "connector": "open311",
+        "configured": bool(container.settings.open311),
+        "url": "/open311/v2",
+        "last_success_at": filed.last_at if filed else None,
+        "last_poll_at": max((t.last_at for t in tally.values()), default=None),
+        "cursor": None,
+        "pending": 0,
+        "retrying": 0,
+        "failed": errors.count if errors else 0,
+        "rejected": sum(t.count for t in refused),
+        "delivered": filed.count if filed else 0,
+        "outbox_lag": 0,
+        "last_error": f"request failed: {errors.detail}" if failing and errors else None,
     }
 
 
 # One function per connector, each giving its row of ``aduan connectors status``.
 STATUS_SOURCES: list[Callable[[Container], dict[str, Any]]] = [lapor_status]
+STATUS_SOURCES.append(open311_status)
 
 
 @connectors_cli.command("status")
@@ -85,7 +119,8 @@ def status(
         "last error",
     )
     for column in columns:
-        table.add_column(column)
+        # The connector's name whole: an 80-column terminal cut "open311" to "open3…".
+        table.add_column(column, no_wrap=column == "connector")
     for entry in statuses:
         table.add_row(
             entry["connector"],

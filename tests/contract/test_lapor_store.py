@@ -77,3 +77,26 @@ def test_the_poll_state_keeps_the_cursor_and_the_last_error(db) -> None:
     assert state.cursor == "7" and state.last_success_at == MONDAY
     assert state.last_error == "ConnectorUnavailable: refused"
     assert SqlLaporStore(db).cursor("lapor") == "7"  # the tables survive a restart
+
+
+def test_the_activity_taken_in_is_kept_once_without_its_text(db) -> None:
+    store = SqlLaporStore(db)
+    case = uuid4()
+    assert store.processed([]) == set() and store.processed(["ACT-1"]) == set()
+    store.record_activity("ACT-1", "LAP-1", "comment", "relayed", case, MONDAY)
+    store.record_activity("ACT-2", "LAP-1", "comment", "ignored_not_reporter", None, MONDAY)
+    store.record_activity("ACT-1", "LAP-1", "comment", "filed", None, MONDAY)  # a repeat
+    assert store.processed(["ACT-1", "ACT-2", "ACT-3"]) == {"ACT-1", "ACT-2"}
+    assert store.latest_filed("LAP-1") is None  # relayed, not filed
+    first, second = uuid4(), uuid4()
+    store.record_activity("ACT-3", "LAP-1", "comment", "filed", first, MONDAY)
+    store.record_activity("ACT-4", "LAP-1", "comment", "filed", second, MONDAY + timedelta(1))
+    store.record_activity("ACT-5", "LAP-2", "comment", "filed", uuid4(), MONDAY + timedelta(2))
+    assert store.latest_filed("LAP-1") == second
+    assert store.activity()[:2] == [
+        ("ACT-1", "LAP-1", "comment", "relayed", case),
+        ("ACT-2", "LAP-1", "comment", "ignored_not_reporter", None),
+    ]
+    store.polled("lapor-activity", "2", MONDAY)
+    assert SqlLaporStore(db).cursor("lapor-activity") == "2"
+    assert SqlLaporStore(db).cursor("lapor") is None  # each listing has its own cursor

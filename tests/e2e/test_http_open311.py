@@ -13,6 +13,8 @@ from georeport import GeoReport
 
 from infrastructure.read_models import CatalogReadSide
 from infrastructure.settings import Settings
+from interfaces.connectors_cli import open311_status
+from interfaces.http.routes.open311 import NOTICE_REPLAY
 from projections.read_side import wait_for
 from tests.e2e.conftest import SECRET, Api, _api
 from tests.support_server import serve_over_http
@@ -209,6 +211,59 @@ def test_with_keys_configured_a_post_needs_one_and_posts_are_rate_limited(keyed_
     limited = post(keyed_api, **FORM, api_key="key-one")
     errors = assert_errors(limited, 429)
     assert "retry" in errors[0]["description"] and int(limited.headers["Retry-After"]) >= 1
+    metrics = keyed_api.client.get("/metrics").text
+    for result, times in (("filed", 1), ("api_key", 2), ("rate_limited", 1)):
+        line = (
+            f'aduan_connector_inbound_total{{connector="open311",kind="request",result="{result}"}}'
+        )
+        assert f"{line} {times}.0" in metrics, result
+    status = open311_status(keyed_api.container)
+    assert (status["delivered"], status["rejected"]) == (1, 2)  # 429s: in the metrics only
+
+
+@pytest.mark.parametrize("database", ["api", "sqlite_api"])
+def test_a_post_repeated_with_its_idempotency_key_files_once(
+    database: str, request: pytest.FixtureRequest
+) -> None:
+    api: Api = request.getfixturevalue(database)
+    key = {"Idempotency-Key": "app-7f3a-0001"}
+    first = api.client.post(f"{BASE}/requests.json", data=FORM, headers=key)
+    assert first.status_code == 200, first.text
+    [item] = first.json()
+    assert "PIN" in item["service_notice"]
+    stored = api.stored_events()
+
+    again = api.client.post(f"{BASE}/requests.json", data=FORM, headers=key)  # after a timeout
+    assert again.status_code == 200, again.text
+    assert again.json()[0]["service_request_id"] == item["service_request_id"]
+    assert again.json()[0]["service_notice"] == NOTICE_REPLAY  # the PIN is never shown twice
+    other = api.client.post(
+        f"{BASE}/requests.json", data=FORM | {"description": "Lain"}, headers=key
+    )
+    assert "Idempotency-Key" in assert_errors(other, 400)[0]["description"]
+    bad_key = api.client.post(
+        f"{BASE}/requests.json", data=FORM, headers={"Idempotency-Key": "with space"}
+    )
+    assert "Idempotency-Key" in assert_errors(bad_key, 400)[0]["description"]
+    assert api.stored_events() == stored
+    # Another key (or none) is another request.
+    assert post(api, **FORM).json()[0]["service_request_id"] != item["service_request_id"]
+
+    metrics = api.client.get("/metrics").text
+    for result, times in (
+        ("filed", 2),
+        ("replayed", 1),
+        ("idempotency_key_reused", 1),
+        ("invalid", 1),
+    ):
+        line = (
+            f'aduan_connector_inbound_total{{connector="open311",kind="request",result="{result}"}}'
+        )
+        assert f"{line} {times}.0" in metrics, result
+    status = open311_status(api.container)
+    assert status["configured"] is True and status["url"] == BASE
+    assert (status["delivered"], status["rejected"], status["failed"]) == (2, 2, 0)
+    assert status["last_success_at"] == api.clock.now() and status["last_error"] is None
 
 
 def test_the_lists_show_open_and_closed_public_cases_and_nothing_private(api: Api) -> None:
@@ -328,3 +383,11 @@ def test_an_open311_client_library_reads_the_facade_over_http(tmp_path: Path) ->
         assert [r["service_request_id"] for r in listed] == [number]
         one = client.get_service_request(number)
         assert one["status"] == "open" and one["service_code"] == "pangan_olahan"
+        # A client that lost the answer to its POST sends it again with its Idempotency-Key.
+        keyed = {"Idempotency-Key": "retry-after-timeout-1"}
+        first = requests.post(f"{url}{BASE}/requests.json", data=FORM, headers=keyed, timeout=10)
+        again = requests.post(f"{url}{BASE}/requests.json", data=FORM, headers=keyed, timeout=10)
+        assert first.status_code == again.status_code == 200, again.text
+        assert first.json()[0]["service_request_id"] == again.json()[0]["service_request_id"]
+        status = open311_status(container)
+        assert (status["delivered"], status["rejected"]) == (2, 0)

@@ -22,7 +22,14 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from application.complaints import IDEMPOTENCY_NAMESPACE
-from application.lapor import CONNECTOR_SUB, LaporConnector, import_key
+from application.lapor import (
+    CONNECTOR_SUB,
+    ConnectorUnavailable,
+    LaporConnector,
+    activity_key,
+    import_key,
+    imported_case_id,
+)
 from infrastructure.clock import ManualClock
 from infrastructure.settings import Settings
 from interfaces.bootstrap import Container, bootstrap, lapor_connector, periodic_jobs
@@ -351,7 +358,8 @@ def test_connectors_status_says_whether_lapor_is_configured(
     }
     off = CliRunner().invoke(cli, ["connectors", "status", "--json"], env=env)
     assert off.exit_code == 0, off.output
-    assert json.loads(off.output)["configured"] is False
+    assert rows(off.output)["lapor"]["configured"] is False
+    assert rows(off.output)["open311"]["configured"] is True  # on by default
 
     fake.assign("LAP-S-1")
     with service(settings, ManualClock(MONDAY)) as api:
@@ -362,11 +370,55 @@ def test_connectors_status_says_whether_lapor_is_configured(
         env=env | {"ADUAN_LAPOR_URL": fake.url, "ADUAN_LAPOR_TOKEN": TOKEN},
     )
     assert on.exit_code == 0, on.output
-    shown = json.loads(on.output)
+    shown = rows(on.output)["lapor"]
     assert shown["configured"] is True and shown["cursor"] == "1"
     assert shown["last_success_at"] is not None
     table = CliRunner().invoke(cli, ["connectors", "status"], env=env)
-    assert table.exit_code == 0 and "lapor" in table.output
+    assert table.exit_code == 0 and "lapor" in table.output and "open311" in table.output
+
+
+def rows(output: str) -> dict[str, dict[str, Any]]:
+    """``connectors status --json``: one JSON object a line, by connector."""
+    found = [json.loads(line) for line in output.splitlines() if line.strip()]
+    by_name = {row["connector"]: row for row in found}
+    assert len(by_name) == len(found)
+    return by_name
+
+
+def test_connectors_status_lists_lapor_and_open311_with_their_counts(
+    settings: Settings, fake: FakeLapor
+) -> None:
+    env = {
+        "ADUAN_DATABASE_URL": settings.database_url,
+        "ADUAN_POSTGRES_SCHEMA": settings.postgres_schema or "",
+        "ADUAN_JWT_SECRET": SECRET,
+        "ADUAN_VAR_DIR": str(settings.var_dir),
+        "ADUAN_LAPOR_URL": fake.url,
+        "ADUAN_LAPOR_TOKEN": TOKEN,
+    }
+    fake.assign("LAP-S-2")
+    with service(settings, ManualClock(MONDAY)) as api:
+        connector(api).poll()
+        form = {"service_code": "kosmetik", "description": "Krim pemutih tanpa izin edar"}
+        assert api.client.post("/open311/v2/requests.json", data=form).status_code == 200
+        assert api.client.post("/open311/v2/requests.json", data={}).status_code == 400
+    shown = CliRunner().invoke(cli, ["connectors", "status", "--json"], env=env)
+    assert shown.exit_code == 0, shown.output
+    found = rows(shown.output)
+    assert {"lapor", "open311"} <= set(found)
+    assert set(found["open311"]) == set(found["lapor"])  # one shape for every connector
+    assert (found["lapor"]["configured"], found["lapor"]["cursor"]) == (True, "1")
+    open311 = found["open311"]
+    assert (open311["configured"], open311["url"]) == (True, "/open311/v2")
+    assert (open311["delivered"], open311["rejected"], open311["failed"]) == (1, 1, 0)
+    assert open311["last_success_at"] == MONDAY.isoformat(timespec="seconds")
+    off = CliRunner().invoke(
+        cli, ["connectors", "status", "--json"], env=env | {"ADUAN_OPEN311": "false"}
+    )
+    assert rows(off.output)["open311"]["configured"] is False
+    table = CliRunner().invoke(cli, ["connectors", "status"], env=env)
+    assert table.exit_code == 0, table.output
+    assert [name for name in ("lapor", "open311") if name in table.output] == ["lapor", "open311"]
 
 
 def test_without_a_url_the_connector_is_off(settings: Settings) -> None:
@@ -434,3 +486,121 @@ def test_the_connector_works_on_the_embedded_sqlite_default(
         assert connector(api).poll().imported == 0
         assert connector(api).send().delivered == 0
     assert [r.times for r in fake.received.values()] == [1]
+
+
+def replies(api: Api, case: UUID) -> list[str]:
+    """The complainant's messages recorded on a case, oldest first."""
+    history = api.client.get(
+        f"/v1/complaints/{case}/history", headers=api.headers("intake_officer")
+    ).json()["events"]
+    return [e["data"]["message"] for e in history if e["type"] == "ComplainantReplied"]
+
+
+def test_a_reporter_s_comments_on_lapor_reach_the_case_once(
+    settings: Settings, fake: FakeLapor
+) -> None:
+    clock = ManualClock(MONDAY)
+    for n in (1, 2, 3):
+        fake.assign(f"LAP-A-{n}")
+    with service(settings, clock) as api:
+        connector(api).poll()
+        waiting, closed, third = (case_id(f"LAP-A-{n}") for n in (1, 2, 3))
+        assert imported_case_id("LAP-A-1") == waiting
+        # The officers ask the first reporter for data and answer the second: both go out to
+        # LAPOR!, whose feed echoes them back as the agency's comments.
+        command(api, f"{waiting}/acknowledge", {"message": "Diterima."}, 1, "intake_officer")
+        command(
+            api,
+            f"{waiting}/follow-ups",
+            {"action": "request_data", "note": "Mohon kirim foto produk.", "public": True},
+            2,
+            "intake_officer",
+        )
+        command(api, f"{closed}/acknowledge", {"message": "Diterima."}, 1, "intake_officer")
+        last = command(
+            api, f"{closed}/close", {"outcome": "answered", "answer": "Sudah."}, 2, "intake_officer"
+        )
+        outbox_at(api, last)
+        connector(api).send()
+        assert [a["author"]["type"] for a in fake.activity] == ["agency"] * 4  # our echoes
+
+        fake.comment("LAP-A-1", "Foto produk terlampir di lampiran.")
+        fake.comment("LAP-A-1", "Catatan admin LAPOR!", author="lapor")
+        fake.comment("LAP-A-2", "Saya belum puas dengan jawabannya.")
+        fake.comment("LAP-A-3", "Sudah diselesaikan penjual.", type="withdrawn")
+        fake.comment("LAP-X-9", "Laporan yang belum pernah diteruskan ke kami.")
+        fake.comment("LAP-A-1", "5", type="rating")
+        connector(api).poll()
+
+        assert replies(api, waiting) == ["Foto produk terlampir di lampiran."]
+        case = api.client.get(f"/v1/complaints/{waiting}", headers=api.headers("intake_officer"))
+        assert case.json()["waiting_for_complainant"] is False  # the reply ended the wait
+        assert replies(api, closed) == []  # closed: the comment became a new case instead
+        follow_up = uuid5(IDEMPOTENCY_NAMESPACE, f"{CONNECTOR_SUB}\x1f{activity_key('ACT-7')}")
+        new = api.client.get(f"/v1/complaints/{follow_up}", headers=api.headers("intake_officer"))
+        assert new.status_code == 200, new.text
+        assert (new.json()["channel"], new.json()["external_ref"]) == ("lapor", "LAP-A-2")
+        assert new.json()["description"] == "Saya belum puas dengan jawabannya."
+        assert replies(api, third) == [
+            "[SP4N-LAPOR!] Pelapor mencabut laporan LAP-A-3. Sudah diselesaikan penjual."
+        ]
+        store = api.container.lapor
+        assert {a[0]: a[3] for a in store.activity()} == dict(
+            [
+                ("ACT-1", "ignored_not_reporter"),
+                ("ACT-2", "ignored_not_reporter"),
+                ("ACT-3", "ignored_not_reporter"),
+                ("ACT-4", "ignored_not_reporter"),
+                ("ACT-5", "relayed"),
+                ("ACT-6", "ignored_not_reporter"),
+                ("ACT-7", "filed"),
+                ("ACT-8", "relayed"),
+                ("ACT-9", "filed"),
+                ("ACT-10", "ignored_type"),
+            ]
+        )
+        unknown = uuid5(IDEMPOTENCY_NAMESPACE, f"{CONNECTOR_SUB}\x1f{activity_key('ACT-9')}")
+        orphan = api.client.get(f"/v1/complaints/{unknown}", headers=api.headers("intake_officer"))
+        assert (orphan.json()["external_ref"], orphan.json()["category"]) == ("LAP-X-9", "lainnya")
+
+        # Polled again, or with the cursor lost: nothing comes in twice.
+        events = api.stored_events()
+        connector(api).poll()
+        store.polled("lapor-activity", None, clock.now())
+        connector(api).poll()
+        assert api.stored_events() == events
+
+        # The reporter comments again on the closed report: it joins the case the first became.
+        fake.comment("LAP-A-2", "Ini foto struk pembeliannya.")
+        connector(api).poll()
+        assert replies(api, follow_up) == ["Ini foto struk pembeliannya."]
+        assert replies(api, closed) == []
+        assert api.stored_events() == events + 1
+
+        # LAPOR!'s activity listing fails in the middle of a run, then recovers.
+        fake.comment("LAP-A-1", "Nomor izin edar: NA18190100001.")
+        fake.failing_activity = 1
+        with pytest.raises(ConnectorUnavailable):
+            connector(api).poll()
+        down = connector_statuses(api.container)[0]
+        assert down["last_error"] and "HTTP 500" in down["last_error"]
+        assert len(replies(api, waiting)) == 1
+        fake.stop()  # and goes away altogether
+        with pytest.raises(ConnectorUnavailable):
+            connector(api).poll()
+        fake.start()
+        clock.advance(timedelta(minutes=1))
+        connector(api).poll()
+        connector(api).poll()
+        assert replies(api, waiting) == [
+            "Foto produk terlampir di lampiran.",
+            "Nomor izin edar: NA18190100001.",
+        ]
+        assert connector_statuses(api.container)[0]["last_error"] is None
+        metrics = api.client.get("/metrics").text
+        assert (
+            'aduan_connector_inbound_total{connector="lapor",kind="comment",result="relayed"} 3.0'
+        ) in metrics
+        assert (
+            'aduan_connector_inbound_total{connector="lapor",kind="comment",result="filed"} 2.0'
+        ) in metrics

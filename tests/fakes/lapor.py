@@ -1,7 +1,9 @@
 """A fake SP4N-LAPOR! on a loopback port, speaking the assumed wire format of docs/lapor.md.
 
 It serves the reports assigned to the agency (a cursor is the sequence number of the last one
-listed), records every update and forward it receives by Idempotency-Key (counting repeats),
+listed) and the activity on them (reporters' comments and withdrawals, and each update with a
+message the agency posts, echoed back as the agency's comment, as a real peer's feed would),
+records every update and forward it receives by Idempotency-Key (counting repeats),
 and can be told to answer 500, to hang up after taking an update in (a lost answer), or be
 stopped and started again on the same port (connections refused meanwhile).
 """
@@ -37,10 +39,12 @@ class FakeLapor:
     port: int = field(default_factory=free_port)
     token: str = TOKEN
     reports: list[dict[str, Any]] = field(default_factory=list)
+    activity: list[dict[str, Any]] = field(default_factory=list)
     received: dict[str, Received] = field(default_factory=dict)
     requests: int = 0
     failing: int = 0  # answer 500 to this many requests, then recover
     broken: bool = False  # answer 500 to everything until cleared
+    failing_activity: int = 0  # answer 500 to this many activity listings, then recover
     dropping: int = 0  # take this many updates in, then hang up without answering
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
@@ -74,6 +78,28 @@ class FakeLapor:
         with self._lock:
             self.reports.append(report)
         return report
+
+    def comment(
+        self,
+        tracking_id: str,
+        text: str,
+        *,
+        type: str = "comment",
+        author: str = "reporter",
+        at: str = "2026-11-03T09:00:00+07:00",
+    ) -> dict[str, Any]:
+        """Something happens on LAPOR! to a report: by default the reporter comments on it."""
+        with self._lock:
+            item = {
+                "activity_id": f"ACT-{len(self.activity) + 1}",
+                "tracking_id": tracking_id,
+                "type": type,
+                "author": {"type": author},
+                "text": text,
+                "at": at,
+            }
+            self.activity.append(item)
+        return item
 
     def updates_for(self, tracking_id: str) -> list[Received]:
         with self._lock:
@@ -119,6 +145,12 @@ class FakeLapor:
         segments = [unquote(s) for s in parts.path.strip("/").split("/")]
         if method == "GET" and segments == ["v1", "agency", "reports"]:
             return 200, self._listing(parse_qs(parts.query))
+        if method == "GET" and segments == ["v1", "agency", "activity"]:
+            with self._lock:
+                if self.failing_activity > 0:
+                    self.failing_activity -= 1
+                    return 500, {"error": "internal error"}
+            return 200, self._activity(parse_qs(parts.query))
         if method == "POST" and segments[:3] == ["v1", "agency", "reports"] and len(segments) == 5:
             return self._receive(segments[3], segments[4], headers, body)
         return 404, {"error": "not found"}
@@ -131,6 +163,18 @@ class FakeLapor:
             total = len(self.reports)
         return {
             "reports": page,
+            "next_cursor": str(after + len(page)),
+            "has_more": after + len(page) < total,
+        }
+
+    def _activity(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        after = int(query.get("cursor", ["0"])[0])
+        limit = int(query.get("limit", ["100"])[0])
+        with self._lock:
+            page = self.activity[after : after + limit]
+            total = len(self.activity)
+        return {
+            "items": page,
             "next_cursor": str(after + len(page)),
             "has_more": after + len(page) < total,
         }
@@ -161,6 +205,17 @@ class FakeLapor:
                 seen.times += 1
                 return 200, {"id": key, "replayed": True}
             self.received[key] = Received(key, tracking_id, action, payload)
+            if payload.get("message"):  # the agency's text shows in the report's feed
+                self.activity.append(
+                    {
+                        "activity_id": f"ACT-{len(self.activity) + 1}",
+                        "tracking_id": tracking_id,
+                        "type": "comment",
+                        "author": {"type": "agency"},
+                        "text": payload["message"],
+                        "at": payload["occurred_at"],
+                    }
+                )
             if self.dropping > 0:
                 self.dropping -= 1
                 return 0, None  # taken in, but the answer is lost

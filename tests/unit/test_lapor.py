@@ -488,3 +488,30 @@ def test_a_peer_that_says_more_without_moving_on_is_not_read_forever(harness: Ha
     stuck = ReportPage([report("LAP-S")], None, True)
     harness.lapor.assigned_reports = lambda cursor, limit: stuck  # type: ignore[method-assign]
     assert harness.importer.poll().imported == 1
+
+
+def test_an_activity_item_is_read_from_the_assumed_wire_format() -> None:
+    from infrastructure.lapor_http import activity_from_wire
+
+    item = activity_from_wire(
+        {
+            "activity_id": " ACT-1 ",
+            "tracking_id": "LAP-1",
+            "type": "comment",
+            "author": {"type": "Reporter"},
+            "text": "Foto terlampir.",
+            "at": "2026-11-03T09:00:00+07:00",
+        }
+    )
+    assert (item.activity_id, item.author, item.text) == ("ACT-1", "reporter", "Foto terlampir.")
+    no_author = activity_from_wire(
+        {"activity_id": "A", "tracking_id": "T", "type": "comment", "at": "2026-11-03T09:00Z"}
+    )
+    assert no_author.author == ""  # nobody: never taken for the reporter
+    for broken in (
+        {"activity_id": "A", "tracking_id": "T", "at": "2026-11-03T09:00:00"},  # no offset
+        {"activity_id": "", "tracking_id": "T", "at": "2026-11-03T09:00:00Z"},
+        {"tracking_id": "T", "at": "2026-11-03T09:00:00Z"},
+    ):
+        with pytest.raises((KeyError, ValueError)):
+            activity_from_wire(broken)

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from application.complaints import CommandResult, NewCase
+from application.errors import IdempotencyKeyReused, RequestInFlight
 from application.open311 import MAX_PAGE_SIZE, ListedRequest, Open311, RequestQuery
 from application.public import PublicDesk
 from domain.tracking_number import display, normalise
@@ -29,7 +30,11 @@ from domain.values import Reporter
 from domain.vocabulary import Category, Channel, Kind, Status
 from interfaces.http.deps import ServicesDep, enforce_rate_limit, read_body
 from interfaces.http.problems import Problem
-from interfaces.http.routes.complaints import _file_together
+from interfaces.http.routes.complaints import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    _file_together,
+    _idempotency_key,
+)
 
 PREFIX = "/open311/v2"
 router = APIRouter(prefix=PREFIX, tags=["open311"])
@@ -416,9 +421,11 @@ def _new_case(fields: dict[str, str], intake_unit: str) -> NewCase:
         **ERRORS,
         403: {"description": "api_key missing or not one of ours (when keys are configured)"},
         404: {"description": "No such service_code, or Open311 is off"},
+        409: {"description": "The same Idempotency-Key is still in flight"},
         413: {"description": "Body too large"},
     },
     openapi_extra={
+        "parameters": [IDEMPOTENCY_KEY_PARAMETER],
         "requestBody": {
             "required": True,
             "content": {
@@ -433,16 +440,52 @@ def _new_case(fields: dict[str, str], intake_unit: str) -> NewCase:
                     }
                 }
             },
-        }
+        },
     },
 )
 async def post_request(
     request: Request, response: Response, services: ServicesDep, facade: FacadeDep
 ) -> list[FiledOut]:
+    """Filed, replayed or refused, each request is counted (docs/open311.md, "As a connector")."""
+    try:
+        filed, replayed = await _post_request(request, response, services, facade)
+    except Exception as error:
+        reason = _refusal(error)
+        detail = type(error).__name__ if reason == "error" else None
+        await run_in_threadpool(facade.outcome, reason, services.clock.now(), detail)
+        raise
+    await run_in_threadpool(
+        facade.outcome, "replayed" if replayed else "filed", services.clock.now()
+    )
+    return filed
+
+
+def _refusal(error: Exception) -> str:
+    """Why a POST requests was not filed, as a metrics label."""
+    if isinstance(error, IdempotencyKeyReused):
+        return "idempotency_key_reused"
+    if isinstance(error, RequestInFlight):
+        return "in_flight"
+    if isinstance(error, Problem):
+        return {
+            400: "invalid",
+            422: "invalid",
+            403: "api_key",
+            404: "unknown_service",
+            413: "too_large",
+            429: "rate_limited",
+        }.get(error.status, "error")
+    return "error"  # ours (the store unavailable, ...), not the client's
+
+
+async def _post_request(
+    request: Request, response: Response, services: ServicesDep, facade: Open311
+) -> tuple[list[FiledOut], bool]:
     desk = services.public
     assert desk is not None
     client = _client(request)
     enforce_rate_limit(services, f"open311-file:ip:{client}")
+    idempotency_key = _idempotency_key(request)
     raw = await read_body(request, services.max_body_bytes)
     fields = _checked(_fields(raw, request.headers.get("content-type", "")))
     if facade.api_keys:
@@ -455,27 +498,35 @@ async def post_request(
     fingerprint = hmac.new(
         services.fingerprint_key, json.dumps(shown).encode(), hashlib.sha256
     ).hexdigest()
-    result, pin = await _file(services.committer, desk, new, client, fingerprint)
+    # An extension: the key is scoped to the client (its api_key, else its address) and kept
+    # apart from /v1/public's keys.
+    key = f"open311:{idempotency_key}" if idempotency_key is not None else None
+    result, pin = await _file(services.committer, desk, new, client, fingerprint, key)
     assert result.tracking_number is not None
     number = display(result.tracking_number)
     response.headers["Location"] = f"{PREFIX}/requests/{number}.json"
     response.headers["Cache-Control"] = "no-store"
     notice = NOTICE.format(pin=pin, number=number) if pin is not None else NOTICE_REPLAY
-    return [FiledOut(service_request_id=number, service_notice=notice)]
+    return [FiledOut(service_request_id=number, service_notice=notice)], result.replayed
 
 
 async def _file(
-    committer: Any, desk: PublicDesk, new: NewCase, client: str, fingerprint: str
+    committer: Any,
+    desk: PublicDesk,
+    new: NewCase,
+    client: str,
+    fingerprint: str,
+    idempotency_key: str | None = None,
 ) -> tuple[CommandResult, str | None]:
     if committer is None:
         return await run_in_threadpool(
-            desk.file, new, client=client, idempotency_key=None, fingerprint=fingerprint
+            desk.file, new, client=client, idempotency_key=idempotency_key, fingerprint=fingerprint
         )
     filing = await run_in_threadpool(
         desk.prepare_filing,
         new,
         client=client,
-        idempotency_key=None,
+        idempotency_key=idempotency_key,
         fingerprint=fingerprint,
         store_key=False,
     )
