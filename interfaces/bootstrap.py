@@ -23,6 +23,7 @@ from application.access import Principal, Role
 from application.admin import Administration
 from application.archiving import SilenceArchiver
 from application.complaints import Complaints
+from application.email_intake import EmailConnector
 from application.lapor import LaporConnector
 from application.open311 import Open311
 from application.ports import Clock
@@ -37,6 +38,7 @@ from infrastructure.calendars import HolidayCalendars
 from infrastructure.clock import SystemClock, SystemRandomness
 from infrastructure.configuration import LiveConfiguration
 from infrastructure.crypto import AesGcmEnvelope
+from infrastructure.email_store import SqlEmailStore
 from infrastructure.event_log import (
     ApplicationLog,
     LocalLocks,
@@ -49,6 +51,7 @@ from infrastructure.group_commit import GroupCommitter
 from infrastructure.keystore import SqlKeyStore
 from infrastructure.lapor_http import HttpLaporGateway
 from infrastructure.lapor_store import SqlLaporStore
+from infrastructure.mailbox import FolderMailSource, ImapMailSource
 from infrastructure.metrics import Metrics
 from infrastructure.persistence import (
     event_store_env,
@@ -118,6 +121,7 @@ class Container:
     lapor: SqlLaporStore | None = None  # the SP4N-LAPOR! outbox and poll state
     public: PublicDesk | None = None  # the complainant's side (/v1/public/...)
     breaker: CircuitBreaker | None = None  # fail fast while PostgreSQL is gone
+    email: SqlEmailStore | None = None  # the email intake's processed messages
 
     def http_app(self) -> FastAPI:
         return create_app(
@@ -237,7 +241,44 @@ def periodic_jobs(container: Container) -> list[PeriodicJob]:
             PeriodicJob("lapor-import", settings.lapor_poll_seconds, lapor.poll),
             PeriodicJob("lapor-send", settings.lapor_send_seconds, lapor.send),
         ]
+    email = email_connector(container)
+    if email is not None:
+        jobs.append(PeriodicJob("email-intake", settings.email_poll_seconds, email.poll))
     return jobs
+
+
+def email_connector(container: Container) -> EmailConnector | None:
+    """The email intake (docs/email.md); None while no IMAP host and no .eml folder is set."""
+    settings = container.settings
+    source: ImapMailSource | FolderMailSource
+    if settings.email_imap_host:
+        password = settings.email_imap_password
+        source = ImapMailSource(
+            settings.email_imap_host,
+            settings.email_imap_port or (993 if settings.email_imap_ssl else 143),
+            settings.email_imap_user or "",
+            password.get_secret_value() if password else "",
+            use_ssl=settings.email_imap_ssl,
+            folder=settings.email_imap_folder,
+            timeout_seconds=settings.email_timeout_seconds,
+        )
+    elif settings.email_folder is not None:
+        source = FolderMailSource(settings.email_folder)
+    else:
+        return None
+    if container.email is None or container.lapor is None:
+        return None
+    if settings.email_intake_unit not in container.complaints.units:
+        raise ValueError(f"ADUAN_EMAIL_INTAKE_UNIT {settings.email_intake_unit!r} is no unit")
+    return EmailConnector(
+        container.complaints,
+        source,
+        container.email,
+        container.lapor,  # the connectors' shared poll state (row "email")
+        container.metrics,
+        intake_unit=settings.email_intake_unit,
+        domain=settings.email_domain,
+    )
 
 
 def lapor_connector(container: Container) -> LaporConnector | None:
@@ -460,6 +501,7 @@ def bootstrap(
         breaker=breaker,
         lapor=lapor,
         public=_public_desk(settings, complaints, units),
+        email=SqlEmailStore(read_db),
     )
 
 

@@ -54,8 +54,40 @@ def lapor_status(container: Container) -> dict[str, Any]:
     }
 
 
+def email_status(container: Container) -> dict[str, Any]:
+    """Email intake: polls of the mailbox; messages filed as cases, replies, rejections."""
+    state, store = container.lapor, container.email
+    assert state is not None and store is not None
+    settings = container.settings
+    poll = state.poll_state("email")
+    counts = store.counts()
+    poll_failing = poll.last_error_at is not None and (
+        poll.last_success_at is None or poll.last_error_at >= poll.last_success_at
+    )
+    if settings.email_imap_host:
+        url: str | None = f"imap://{settings.email_imap_host}/{settings.email_imap_folder}"
+    else:
+        url = str(settings.email_folder) if settings.email_folder is not None else None
+    return {
+        "connector": "email",
+        "configured": url is not None,
+        "url": url,
+        "last_success_at": poll.last_success_at,
+        "last_poll_at": poll.last_poll_at,
+        "cursor": poll.cursor,
+        "pending": 0,
+        "retrying": 0,
+        "failed": counts.rejected,
+        "rejected": counts.rejected,
+        "delivered": counts.filed + counts.replies,
+        "outbox_lag": 0,
+        "last_error": poll.last_error if poll_failing else store.last_rejection(),
+    }
+
+
 # One function per connector, each giving its row of ``aduan connectors status``.
 STATUS_SOURCES: list[Callable[[Container], dict[str, Any]]] = [lapor_status]
+STATUS_SOURCES.append(email_status)
 
 
 @connectors_cli.command("status")
