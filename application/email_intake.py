@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
@@ -29,11 +29,20 @@ from eventsourcing.application import AggregateNotFoundError
 from application.access import Principal, Role
 from application.complaints import Complaints, NewCase
 from application.errors import NotFound, RequestInFlight
-from application.lapor import ConnectorMetrics, ConnectorState, ConnectorUnavailable
+from application.lapor import (
+    ConnectorMetrics,
+    ConnectorRejected,
+    ConnectorState,
+    ConnectorUnavailable,
+    OutboxCounts,
+    OutboxEntry,
+    SendResult,
+    backoff,
+)
 from domain.complaint import Complaint
 from domain.errors import ComplaintError, TransitionNotAllowed
 from domain.tracking_index import TrackingNumberIndex
-from domain.tracking_number import InvalidTrackingNumber, normalise
+from domain.tracking_number import InvalidTrackingNumber, display, normalise
 from domain.values import Reporter, SealedReporter, normalised_email
 from domain.vocabulary import Category, Channel, Kind
 
@@ -602,31 +611,172 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:500]
 
 
-class EmailConnector:
-    """The intake over one mailbox, reporting to the metrics."""
+# --- outbound: the acknowledgement email -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutgoingMail:
+    message_id: str
+    to: str
+    subject: str
+    body: str
+
+
+class Mailer(Protocol):
+    def send(self, mail: OutgoingMail) -> None:
+        """Hand the message to the mail server; raises ConnectorUnavailable (retried later) or
+        ConnectorRejected (the server refused it: given up)."""
+        ...
+
+
+class EmailOutbox(Protocol):
+    def due(self, now: datetime, limit: int) -> list[OutboxEntry]: ...
+
+    def delivered(self, key: str, at: datetime) -> None: ...
+
+    def failed(self, key: str, next_attempt_at: datetime, error: str) -> None: ...
+
+    def rejected(self, key: str, at: datetime, error: str) -> None: ...
+
+    def outbox_counts(self) -> OutboxCounts: ...
+
+
+def acknowledgement_mail(
+    tracking_number: str, message: str, to: str, case_id: UUID, domain: str
+) -> OutgoingMail:
+    """The acknowledgement email: its Message-ID threads replies, its subject carries the
+    tracking number (docs/email.md)."""
+    number = display(tracking_number)
+    return OutgoingMail(
+        message_id=ack_message_id(case_id, domain),
+        to=to,
+        subject=f"[Aduan {number}] Pengaduan Anda kami terima",
+        body="\n".join(
+            [
+                message.strip() or "Pengaduan Anda telah kami terima dan akan kami tindak lanjuti.",
+                "",
+                f"Nomor pengaduan: {number}",
+                "",
+                "Balas email ini untuk menambahkan keterangan atau data yang kami minta; balasan "
+                "Anda dicatat pada pengaduan ini.",
+            ]
+        ),
+    )
+
+
+class EmailAckSender:
+    """Emails the acknowledgement of each email case, at least once, always with the same
+    Message-ID (a repeat is the same message to the complainant's mail program).
+
+    The outbox holds no address and no text: both are read from the case when it is sent.
+    """
 
     def __init__(
         self,
         complaints: Complaints,
-        source: MailSource,
-        messages: ProcessedMessages,
-        state: ConnectorState,
+        mailer: Mailer,
+        outbox: EmailOutbox,
+        *,
+        domain: str,
+        first_retry: timedelta = timedelta(seconds=10),
+        longest_wait: timedelta = timedelta(hours=1),
+        batch_size: int = 100,
+        on_result: Callable[[str], None] | None = None,
+    ) -> None:
+        if first_retry <= timedelta(0):
+            raise ValueError("the first retry must wait some time")
+        self.complaints = complaints
+        self.mailer = mailer
+        self.outbox = outbox
+        self.domain = domain
+        self.first_retry = first_retry
+        self.longest_wait = longest_wait
+        self.batch_size = batch_size
+        self.on_result = on_result
+
+    def drain(self, now: datetime) -> SendResult:
+        """Send what is due at ``now``; stop at the first sign the mail server is unavailable."""
+        delivered = failed = rejected = 0
+        while True:
+            batch = self.outbox.due(now, self.batch_size)
+            for entry in batch:
+                outcome = self._attempt(entry, now)
+                if self.on_result is not None:
+                    self.on_result(outcome)
+                if outcome == "failed":
+                    return SendResult(delivered, failed + 1, rejected)
+                if outcome == "delivered":
+                    delivered += 1
+                else:
+                    rejected += 1
+            if len(batch) < self.batch_size:
+                return SendResult(delivered, failed, rejected)
+
+    def _attempt(self, entry: OutboxEntry, now: datetime) -> str:
+        try:
+            self.mailer.send(self.message(entry))
+        except ConnectorRejected as error:
+            self.outbox.rejected(entry.key, now, _describe(error))
+            log.error("acknowledgement email %s refused: %s", entry.key, error)
+            return "rejected"
+        except Exception as error:  # anything else: retried later, with a longer wait
+            wait = backoff(entry.attempts + 1, self.first_retry, self.longest_wait)
+            self.outbox.failed(entry.key, now + wait, _describe(error))
+            log.warning("acknowledgement email %s not sent: %s", entry.key, error)
+            return "failed"
+        self.outbox.delivered(entry.key, now)
+        return "delivered"
+
+    def message(self, entry: OutboxEntry) -> OutgoingMail:
+        """The email of an outbox entry, from its case's acknowledgement and reporter."""
+        events = list(
+            self.complaints.events.get(entry.case_id, gt=entry.version - 1, lte=entry.version)
+        )
+        if not events or not isinstance(events[0], Complaint.Acknowledged):
+            raise ConnectorRejected(f"case {entry.case_id} has no acknowledgement there")
+        case = self._case(entry.case_id)
+        reporter = case.reporter if case is not None else None
+        if not isinstance(reporter, SealedReporter) or case is None or case.reporter_erased:
+            raise ConnectorRejected("the case has no reporter address to write to")
+        address = self.complaints.personal_data.opener(case.id).text(
+            "reporter.email", reporter.email
+        )
+        if not address or "@" not in address:
+            raise ConnectorRejected("the case has no reporter address to write to")
+        return acknowledgement_mail(
+            entry.tracking_id, events[0].message, address, case.id, self.domain
+        )
+
+    def _case(self, case_id: UUID) -> Complaint | None:
+        try:
+            found: Any = self.complaints.repository.get(case_id)
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, Complaint) else None
+
+
+class EmailConnector:
+    """The intake over one mailbox and the acknowledgement sender, reporting to the metrics;
+    either may be absent (not configured)."""
+
+    def __init__(
+        self,
+        complaints: Complaints,
         metrics: ConnectorMetrics,
         *,
-        intake_unit: str,
-        domain: str,
+        intake: EmailIntake | None = None,
+        sender: EmailAckSender | None = None,
     ) -> None:
         self.clock = complaints.clock
         self.metrics = metrics
-        self.intake = EmailIntake(
-            complaints,
-            source,
-            messages,
-            state,
-            intake_unit=intake_unit,
-            domain=domain,
-            on_result=self._count,
-        )
+        self.intake = intake
+        self.sender = sender
+        if intake is not None:
+            intake.on_result = self._count
+        if sender is not None:
+            sender.on_result = lambda result: metrics.connector_message(
+                CONNECTOR, "acknowledged", result
+            )
 
     def _count(self, outcome: str) -> None:
         if outcome == "filed":
@@ -635,10 +785,28 @@ class EmailConnector:
             self.metrics.connector_message(CONNECTOR, "inbound", outcome)
 
     def poll(self) -> IntakeResult:
+        if self.intake is None:
+            raise RuntimeError("no mailbox configured")
         try:
             result = self.intake.poll()
         except Exception:
             self.metrics.connector_polled(CONNECTOR, False)
             raise
         self.metrics.connector_polled(CONNECTOR, True, self.clock.now().timestamp())
+        return result
+
+    def send(self) -> SendResult:
+        if self.sender is None:
+            raise RuntimeError("no mail server configured")
+        result = self.sender.drain(self.clock.now())
+        counts = self.sender.outbox.outbox_counts()
+        self.metrics.connector_outbox_counts(
+            CONNECTOR,
+            {
+                "pending": counts.pending,
+                "retrying": counts.retrying,
+                "rejected": counts.rejected,
+                "delivered": counts.delivered,
+            },
+        )
         return result

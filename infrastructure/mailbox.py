@@ -1,16 +1,21 @@
-"""Mailboxes the email intake reads: an IMAP folder, or a folder of ``.eml`` files."""
+"""Mail: the IMAP folder (or folder of ``.eml`` files) the intake reads, the SMTP server the
+acknowledgements go out through."""
 
 from __future__ import annotations
 
 import imaplib
 import logging
 import os
+import smtplib
 import ssl
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-from application.email_intake import RawMail
-from application.lapor import ConnectorUnavailable
+from application.email_intake import OutgoingMail, RawMail
+from application.lapor import ConnectorRejected, ConnectorUnavailable
 
 log = logging.getLogger("aduan.email")
 
@@ -156,3 +161,66 @@ class FolderMailSource:
             os.replace(self.folder / mail.location, self.done / mail.location)
         except OSError as error:
             raise ConnectorUnavailable(f"mail folder {self.folder}: {error}") from error
+
+
+class SmtpMailer:
+    """Sends through an SMTP server: implicit TLS (``use_ssl``), STARTTLS, or plain (loopback)."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        sender: str,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        use_ssl: bool = False,
+        starttls: bool = True,
+        timeout_seconds: float = 30.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.sender = sender
+        self.user = user
+        self.password = password
+        self.use_ssl = use_ssl
+        self.starttls = starttls
+        self.timeout_seconds = timeout_seconds
+
+    def send(self, mail: OutgoingMail) -> None:
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = mail.to
+        message["Subject"] = mail.subject
+        message["Message-ID"] = mail.message_id
+        message["Date"] = format_datetime(datetime.now(UTC))
+        message["Auto-Submitted"] = "auto-generated"
+        message.set_content(mail.body)
+        try:
+            with self._connect() as smtp:
+                if self.starttls and not self.use_ssl:
+                    smtp.starttls(context=ssl.create_default_context())
+                if self.user:
+                    smtp.login(self.user, self.password or "")
+                smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as error:
+            codes = [code for code, _ in error.recipients.values()]
+            if all(code >= 500 for code in codes):
+                raise ConnectorRejected(f"SMTP refused the recipient ({codes})") from error
+            raise ConnectorUnavailable(f"SMTP {self.host}:{self.port}: {codes}") from error
+        except smtplib.SMTPResponseException as error:
+            if error.smtp_code >= 500 and not isinstance(error, smtplib.SMTPAuthenticationError):
+                raise ConnectorRejected(f"SMTP {error.smtp_code}: {error.smtp_error!r}") from error
+            raise ConnectorUnavailable(f"SMTP {self.host}:{self.port}: {error}") from error
+        except (OSError, smtplib.SMTPException) as error:
+            raise ConnectorUnavailable(f"SMTP {self.host}:{self.port}: {error}") from error
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.use_ssl:
+            return smtplib.SMTP_SSL(
+                self.host,
+                self.port,
+                timeout=self.timeout_seconds,
+                context=ssl.create_default_context(),
+            )
+        return smtplib.SMTP(self.host, self.port, timeout=self.timeout_seconds)

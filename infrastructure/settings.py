@@ -112,6 +112,19 @@ class Settings(BaseSettings):
     email_timeout_seconds: float = 30.0
     email_intake_unit: str = "ULPK-PUSAT"
     email_domain: str = "aduan.invalid"
+    # The acknowledgement email of an email case goes out through SMTP (off while no host is
+    # set): every email_send_seconds, a failed one retried after 10 s, 20 s, ... at most
+    # email_longest_wait_seconds. Port unset: 465 with SSL, else 587 (STARTTLS unless off).
+    email_smtp_host: str | None = None
+    email_smtp_port: int | None = None
+    email_smtp_user: str | None = None
+    email_smtp_password: SecretStr | None = None
+    email_smtp_ssl: bool = False
+    email_smtp_starttls: bool = True
+    email_from: str | None = None  # unset: pengaduan@{email_domain}
+    email_send_seconds: float = 5.0
+    email_first_retry_seconds: float = 10.0
+    email_longest_wait_seconds: float = 3600.0
 
     @field_validator("database_url")
     @classmethod

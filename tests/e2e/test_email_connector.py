@@ -9,6 +9,7 @@ case instead); the mailbox going away shows in ``aduan connectors status`` and p
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -31,14 +32,15 @@ from application.email_intake import (
     import_key,
     message_key,
 )
-from application.lapor import ConnectorUnavailable
+from application.lapor import ConnectorUnavailable, SendResult
 from domain.tracking_number import display, normalise
 from infrastructure.clock import ManualClock
 from infrastructure.settings import Settings
-from interfaces.bootstrap import bootstrap, email_connector, periodic_jobs
+from interfaces.bootstrap import Container, bootstrap, email_connector, periodic_jobs
 from interfaces.connectors_cli import connector_statuses
 from tests.e2e.conftest import SECRET, Api
 from tests.fakes.imap import PASSWORD, USER, FakeImap
+from tests.fakes.smtp import REFUSED, FakeSmtp
 from tests.support import MONDAY
 
 DOMAIN = "pengaduan.pom.test"
@@ -71,8 +73,10 @@ def settings(postgres_url: str, postgres_schema: str, tmp_path: Path, fake: Fake
 
 
 @contextmanager
-def service(settings: Settings) -> Iterator[Api]:
+def service(settings: Settings, read_models: list[str] | None = None) -> Iterator[Api]:
     container = bootstrap(settings, clock=ManualClock(MONDAY))
+    if read_models:
+        container.start_background(read_models)
     try:
         with TestClient(container.http_app(), raise_server_exceptions=False) as client:
             yield Api(client, container, container.clock)  # type: ignore[arg-type]
@@ -134,6 +138,11 @@ def command(api: Api, case_id: UUID, path: str, body: dict[str, Any], version: i
         headers=api.headers("intake_officer", version=version),
     )
     assert response.status_code == 200, response.text
+
+
+def email_row(container: Container) -> dict[str, Any]:
+    [row] = [s for s in connector_statuses(container) if s["connector"] == "email"]
+    return row
 
 
 def event_states(postgres_url: str, schema: str) -> list[bytes]:
@@ -330,3 +339,74 @@ def test_an_eml_folder_files_every_message_even_malformed_ones(tmp_path: Path) -
         assert connector(api).poll().already == 1
         [status] = [s for s in connector_statuses(api.container) if s["connector"] == "email"]
         assert (status["configured"], status["delivered"]) == (True, 5)
+
+
+def test_acknowledgements_are_emailed_once_with_the_message_id_replies_thread_on(
+    settings: Settings, fake: FakeImap
+) -> None:
+    smtp = FakeSmtp()  # not started yet: the mail server is down at first
+    settings = settings.model_copy(
+        update={
+            "email_smtp_host": "127.0.0.1",
+            "email_smtp_port": smtp.port,
+            "email_smtp_starttls": False,
+            "projection_poll_seconds": 0.2,
+        }
+    )
+    fake.add(mail("<a1@mail.example.id>"))
+    fake.add(mail("<a2@mail.example.id>", sender=f"Ditolak <{REFUSED}>"))
+    with service(settings, ["email-outbox"]) as api:
+        assert "email-send" in [job.name for job in periodic_jobs(api.container)]
+        email = connector(api)
+        assert email.poll().filed == 2
+        first, second = case_id_of("<a1@mail.example.id>"), case_id_of("<a2@mail.example.id>")
+        command(api, first, "acknowledge", {"message": "Pengaduan Anda kami terima."}, 1)
+        command(api, second, "acknowledge", {"message": "Diterima."}, 1)
+        store = api.container.email
+        assert store is not None
+        head = api.stored_events()
+        deadline = time.monotonic() + 30
+        while store.position() < head:
+            assert time.monotonic() < deadline, "the email outbox did not catch up"
+            time.sleep(0.05)
+
+        assert email.send().failed == 1
+        down = email_row(api.container)
+        assert (down["pending"], down["retrying"], down["outbox_lag"]) == (1, 1, 0)
+        assert "Connection refused" in down["last_error"]
+
+        smtp.start()
+        try:
+            email.send()  # the failed one waits its backoff; the other is refused for good
+            api.clock.advance(timedelta(seconds=10))
+            assert email.send().delivered == 1
+            assert email.send() == SendResult(0, 0, 0)  # nothing left to send
+            [(to, sent)] = smtp.messages()
+        finally:
+            smtp.stop()
+        number = case(api, first)["tracking_number"]
+        assert to == ["wati@example.id"]
+        assert sent["Message-ID"] == ack_message_id(first, DOMAIN)
+        assert sent["Subject"] == f"[Aduan {number}] Pengaduan Anda kami terima"
+        assert sent["From"] == f"pengaduan@{DOMAIN}"
+        assert "Pengaduan Anda kami terima." in sent.get_content()
+        up = email_row(api.container)
+        assert (up["pending"], up["retrying"], up["rejected"]) == (0, 0, 1)
+        assert "550" in up["last_error"]
+        metrics = api.client.get("/metrics").text
+        assert (
+            'aduan_connector_messages_total{connector="email",kind="acknowledged",'
+            'result="delivered"} 1.0'
+        ) in metrics
+
+        # The complainant answers the email as it came: the reply is on the case.
+        fake.add(
+            mail(
+                "<a3@mail.example.id>",
+                subject=f"Re: {sent['Subject']}",
+                body="Terima kasih, berikut foto produknya.",
+                in_reply_to=sent["Message-ID"],
+            )
+        )
+        assert email.poll().replies == 1
+        assert case(api, first)["version"] == 3
