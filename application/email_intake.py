@@ -84,13 +84,14 @@ class MailCounts:
     filed: int  # new cases
     replies: int  # complainant's replies recorded on open cases
     rejected: int  # could not be filed: the reason is kept
+    ignored: int = 0  # automatic mail (bounces, out-of-office replies, our own): reason kept
 
 
 class ProcessedMessages(Protocol):
     """Which messages were taken (by a hash of their Message-ID), never their content."""
 
     def outcome(self, key: str) -> str | None:
-        """``filed``, ``reply`` or ``rejected`` for a message taken before, else None."""
+        """``filed``, ``reply``, ``rejected`` or ``ignored`` for a message taken before."""
         ...
 
     def record(
@@ -134,6 +135,7 @@ class ParsedMail:
     references: tuple[str, ...]  # In-Reply-To and References, normalised
     attachments: tuple[AttachmentRef, ...]
     problems: tuple[str, ...] = field(default=())  # what could not be read
+    automatic: str | None = None  # why it is machine mail (RFC 3834 Auto-Submitted, a bounce)
 
 
 _ANGLED = re.compile(r"<([^<>\s]+)>")
@@ -332,6 +334,12 @@ def parse_mail(data: bytes) -> ParsedMail:
         problems.append(f"struktur MIME tidak terbaca ({type(error).__name__})")
     body = _text_of(body_part, problems) if body_part is not None else ""
     attachments = _attachments(message, body_part, problems)
+    automatic = None
+    auto_submitted = " ".join(str(_header(message, "Auto-Submitted", problems) or "").split())
+    if auto_submitted and auto_submitted.lower() != "no":
+        automatic = f"Auto-Submitted: {auto_submitted}"[:100]
+    elif message.get_content_type() == "multipart/report":
+        automatic = "a delivery or read report (multipart/report)"
     return ParsedMail(
         key=message_key(message_id, data),
         message_id=message_id,
@@ -343,6 +351,7 @@ def parse_mail(data: bytes) -> ParsedMail:
         references=tuple(dict.fromkeys(references)),
         attachments=attachments,
         problems=tuple(problems),
+        automatic=automatic,
     )
 
 
@@ -446,6 +455,7 @@ class IntakeResult:
     rejected: int
     already: int
     cursor: str | None
+    ignored: int = 0
 
 
 class EmailIntake:
@@ -483,7 +493,7 @@ class EmailIntake:
     def poll(self) -> IntakeResult:
         """Take every message there is now; on failure the cursor stays after the last taken."""
         cursor = self.state.cursor(CONNECTOR)
-        counts = {"filed": 0, "reply": 0, "rejected": 0, "already": 0}
+        counts = {"filed": 0, "reply": 0, "rejected": 0, "already": 0, "ignored": 0}
         try:
             while True:
                 batch = self.source.fetch(cursor, self.batch_size)
@@ -502,15 +512,26 @@ class EmailIntake:
             self.state.poll_failed(CONNECTOR, self.complaints.clock.now(), _describe(error))
             raise
         return IntakeResult(
-            counts["filed"], counts["reply"], counts["rejected"], counts["already"], cursor
+            counts["filed"],
+            counts["reply"],
+            counts["rejected"],
+            counts["already"],
+            cursor,
+            counts["ignored"],
         )
 
     def take(self, raw: RawMail) -> str:
-        """File one message (or record it as a reply): ``filed``, ``reply``, ``rejected``, or
-        ``already`` when it was taken before."""
+        """File one message (or record it as a reply): ``filed``, ``reply``, ``rejected``,
+        ``ignored`` (automatic mail), or ``already`` when it was taken before."""
         mail = parse_mail(raw.data)
         if self.messages.outcome(mail.key) is not None:
             return "already"
+        own = mail.message_id is not None and _ack_case_id(mail.message_id, self.domain)
+        if mail.automatic or own:
+            # Never a case and never a reply: answering a bounce or an auto-reply loops.
+            reason = mail.automatic or "aduan's own acknowledgement"
+            self._record(mail, "ignored", None, raw.location, reason)
+            return "ignored"
         preface = None
         case_id = self.thread_of(mail)
         if case_id is not None:
@@ -781,7 +802,7 @@ class EmailConnector:
     def _count(self, outcome: str) -> None:
         if outcome == "filed":
             self.metrics.connector_imported(CONNECTOR, 1)
-        elif outcome in ("reply", "rejected"):
+        elif outcome in ("reply", "rejected", "ignored"):
             self.metrics.connector_message(CONNECTOR, "inbound", outcome)
 
     def poll(self) -> IntakeResult:

@@ -78,7 +78,12 @@ class SqlEmailStore:
         with self.db.transaction() as cursor:
             cursor.execute(f"SELECT outcome, COUNT(*) FROM {MESSAGES} GROUP BY outcome")
             found = {str(r[0]): int(r[1]) for r in cursor.fetchall()}
-        return MailCounts(found.get("filed", 0), found.get("reply", 0), found.get("rejected", 0))
+        return MailCounts(
+            found.get("filed", 0),
+            found.get("reply", 0),
+            found.get("rejected", 0),
+            found.get("ignored", 0),
+        )
 
     def last_rejection(self) -> str | None:
         with self.db.transaction() as cursor:

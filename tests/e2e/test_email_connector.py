@@ -301,6 +301,10 @@ def test_an_eml_folder_files_every_message_even_malformed_ones(tmp_path: Path) -
         b"Content-Type: text/html; charset=utf-8\r\n\r\n"
         b"<html><style>p{}</style><p>Suplemen <b>palsu</b></p><p>di toko</p></html>\r\n"
     )
+    (inbox / "06-out-of-office.eml").write_bytes(
+        b"From: d@example.id\r\nAuto-Submitted: auto-replied\r\nIn-Reply-To: <f1@x.id>\r\n\r\n"
+        b"Saya sedang cuti.\r\n"
+    )
     settings = Settings(
         database_url=f"sqlite:///{tmp_path}/aduan.db",
         jwt_secret=SECRET,
@@ -309,7 +313,7 @@ def test_an_eml_folder_files_every_message_even_malformed_ones(tmp_path: Path) -
     )
     with service(settings) as api:
         result = connector(api).poll()
-        assert (result.filed, result.rejected) == (5, 0)
+        assert (result.filed, result.rejected, result.ignored) == (5, 0, 1)
         assert sorted(p.name for p in (inbox / "done").iterdir()) == sorted(
             [
                 "01-no-from.eml",
@@ -317,6 +321,7 @@ def test_an_eml_folder_files_every_message_even_malformed_ones(tmp_path: Path) -
                 "03-empty.eml",
                 "04-garbage.eml",
                 "05-html.eml",
+                "06-out-of-office.eml",
             ]
         )
         no_from = case(api, case_id_of("<f1@x.id>"))
@@ -338,7 +343,8 @@ def test_an_eml_folder_files_every_message_even_malformed_ones(tmp_path: Path) -
         (inbox / "done" / "05-html.eml").rename(inbox / "05-html.eml")
         assert connector(api).poll().already == 1
         [status] = [s for s in connector_statuses(api.container) if s["connector"] == "email"]
-        assert (status["configured"], status["delivered"]) == (True, 5)
+        assert (status["configured"], status["delivered"], status["failed"]) == (True, 5, 0)
+        assert api.stored_events() == 10  # five cases and their tracking numbers, no more
 
 
 def test_acknowledgements_are_emailed_once_with_the_message_id_replies_thread_on(
