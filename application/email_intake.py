@@ -43,7 +43,7 @@ from domain.complaint import Complaint
 from domain.errors import ComplaintError, TransitionNotAllowed
 from domain.tracking_index import TrackingNumberIndex
 from domain.tracking_number import InvalidTrackingNumber, display, normalise
-from domain.values import Reporter, SealedReporter, normalised_email
+from domain.values import PUBLIC_ACTOR, Reporter, SealedReporter, normalised_email
 from domain.vocabulary import Category, Channel, Kind
 
 log = logging.getLogger("aduan.email")
@@ -53,6 +53,7 @@ CONNECTOR_SUB = "email-connector"
 MAX_SUBJECT = 200
 NO_SUBJECT = "Email tanpa subjek"
 NO_BODY = "(email tanpa isi teks)"
+RELAYING = "relaying"  # a reply about to be recorded on its case (see EmailIntake.take)
 CLOSED_CASE_REPLY = "Balasan atas pengaduan yang sudah selesai; dicatat sebagai pengaduan baru."
 
 # --- the ports --------------------------------------------------------------------------------
@@ -103,7 +104,7 @@ class ProcessedMessages(Protocol):
         at: datetime,
         reason: str | None = None,
     ) -> None:
-        """Remember a message; recording the same key again changes nothing."""
+        """Remember a message, or what became of it after ``relaying``."""
         ...
 
     def counts(self) -> MailCounts: ...
@@ -524,7 +525,8 @@ class EmailIntake:
         """File one message (or record it as a reply): ``filed``, ``reply``, ``rejected``,
         ``ignored`` (automatic mail), or ``already`` when it was taken before."""
         mail = parse_mail(raw.data)
-        if self.messages.outcome(mail.key) is not None:
+        seen = self.messages.outcome(mail.key)
+        if seen is not None and seen != RELAYING:
             return "already"
         own = mail.message_id is not None and _ack_case_id(mail.message_id, self.domain)
         if mail.automatic or own:
@@ -535,10 +537,14 @@ class EmailIntake:
         preface = None
         case_id = self.thread_of(mail)
         if case_id is not None:
+            text = message_text(_as_reply(mail), raw.location)
+            # Noted before it is relayed: a crash after the relay cannot record it twice.
+            if seen == RELAYING and self._relayed(case_id, text):
+                self._record(mail, "reply", case_id, raw.location)
+                return "reply"
+            self._record(mail, RELAYING, case_id, raw.location)
             try:
-                self.complaints.relay_complainant_message(
-                    case_id, message=message_text(_as_reply(mail), raw.location)
-                )
+                self.complaints.relay_complainant_message(case_id, message=text)
             except (NotFound, TransitionNotAllowed):
                 preface = CLOSED_CASE_REPLY
             else:
@@ -577,6 +583,18 @@ class EmailIntake:
             if case is not None and self._same_reporter(case, mail.sender_email):
                 return case.id
         return None
+
+    def _relayed(self, case_id: UUID, text: str) -> bool:
+        """Whether the case's recent events hold this reply already (after a crash)."""
+        opener = self.complaints.personal_data.opener(case_id)
+        for event in self.complaints.events.get(case_id, desc=True, limit=100):
+            if (
+                isinstance(event, Complaint.ComplainantReplied)
+                and event.actor == PUBLIC_ACTOR
+                and opener.text("message", event.message) == text
+            ):
+                return True
+        return False
 
     def _same_reporter(self, case: Complaint, email: str) -> bool:
         reporter = case.reporter

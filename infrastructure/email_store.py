@@ -70,8 +70,9 @@ class SqlEmailStore:
         with self.db.transaction() as cursor:
             cursor.execute(
                 f"INSERT INTO {MESSAGES} (key, outcome, case_id, location, reason, processed_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                (key, outcome, case_id, location, reason, at),
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (key) DO UPDATE SET "
+                "outcome = %s, case_id = %s, location = %s, reason = %s, processed_at = %s",
+                (key, *(outcome, case_id, location, reason, at) * 2),
             )
 
     def counts(self) -> MailCounts:

@@ -27,10 +27,13 @@ from application.complaints import IDEMPOTENCY_NAMESPACE
 from application.email_intake import (
     CLOSED_CASE_REPLY,
     CONNECTOR_SUB,
+    RELAYING,
     EmailConnector,
     ack_message_id,
     import_key,
     message_key,
+    message_text,
+    parse_mail,
 )
 from application.lapor import ConnectorUnavailable, SendResult
 from domain.tracking_number import display, normalise
@@ -198,11 +201,12 @@ def test_messages_become_email_cases_once_and_replies_reach_their_case(
             2,
         )
         assert case(api, first)["waiting_for_complainant"] is True
+        ack = ack_message_id(first, DOMAIN)
         reply = mail(
             "<r1@mail.example.id>",
             subject="Re: Pengaduan Anda",
             body="Nomor batch: BX-12345\n> Mohon kirim nomor batch.",
-            in_reply_to=ack_message_id(first, DOMAIN),
+            in_reply_to=ack,
         )
         fake.add(reply)
         assert connector(api).poll().replies == 1
@@ -216,6 +220,20 @@ def test_messages_become_email_cases_once_and_replies_reach_their_case(
         assert [e["type"] for e in history][-1] == "ComplainantReplied"
         assert "BX-12345" in history[-1]["data"]["message"]
         assert "Mohon kirim" not in history[-1]["data"]["message"]
+
+        # A crash after a reply was recorded on its case, before it was noted as done: taken
+        # again, it is found on the case and not recorded twice.
+        crashed = mail("<r0@mail.example.id>", body="Foto menyusul.", in_reply_to=ack)
+        where = f"INBOX;UIDVALIDITY={fake.uidvalidity};UID={fake.add(crashed)}"
+        parsed = parse_mail(crashed)
+        store = api.container.email
+        assert store is not None
+        store.record(parsed.key, RELAYING, first, where, api.clock.now())
+        api.container.complaints.relay_complainant_message(
+            first, message=message_text(parsed, where)
+        )
+        assert connector(api).poll().replies == 1
+        assert case(api, first)["version"] == 5
 
         # Its tracking number in the subject, from the same address: a reply too; from another
         # address: a new case.
@@ -231,11 +249,11 @@ def test_messages_become_email_cases_once_and_replies_reach_their_case(
         )
         result = connector(api).poll()
         assert (result.replies, result.filed) == (1, 1)
-        assert case(api, first)["version"] == 5
+        assert case(api, first)["version"] == 6
         assert case(api, case_id_of("<x1@mail.example.id>"))["channel"] == "email"
 
         # A reply to a closed case becomes a new case: nothing is lost.
-        command(api, first, "close", {"outcome": "answered", "answer": "Sudah ditindak."}, 5)
+        command(api, first, "close", {"outcome": "answered", "answer": "Sudah ditindak."}, 6)
         fake.add(
             mail(
                 "<r3@mail.example.id>",
@@ -245,7 +263,7 @@ def test_messages_become_email_cases_once_and_replies_reach_their_case(
             )
         )
         assert connector(api).poll().filed == 1
-        assert case(api, first)["version"] == 6
+        assert case(api, first)["version"] == 7
         new = case(api, case_id_of("<r3@mail.example.id>"))
         assert new["description"].startswith(CLOSED_CASE_REPLY)
         assert "Produknya masih dijual." in new["description"]
