@@ -9,6 +9,7 @@ case instead); the mailbox going away shows in ``aduan connectors status`` and p
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
+from typer.testing import CliRunner
 
 from application.complaints import IDEMPOTENCY_NAMESPACE
 from application.email_intake import (
@@ -40,6 +42,7 @@ from domain.tracking_number import display, normalise
 from infrastructure.clock import ManualClock
 from infrastructure.settings import Settings
 from interfaces.bootstrap import Container, bootstrap, email_connector, periodic_jobs
+from interfaces.cli import cli
 from interfaces.connectors_cli import connector_statuses
 from tests.e2e.conftest import SECRET, Api
 from tests.fakes.imap import PASSWORD, USER, FakeImap
@@ -363,6 +366,20 @@ def test_an_eml_folder_files_every_message_even_malformed_ones(tmp_path: Path) -
         [status] = [s for s in connector_statuses(api.container) if s["connector"] == "email"]
         assert (status["configured"], status["delivered"], status["failed"]) == (True, 5, 0)
         assert api.stored_events() == 10  # five cases and their tracking numbers, no more
+
+    env = {
+        "ADUAN_DATABASE_URL": settings.database_url,
+        "ADUAN_JWT_SECRET": SECRET,
+        "ADUAN_VAR_DIR": str(tmp_path),
+        "ADUAN_EMAIL_FOLDER": str(inbox),
+    }
+    shown = CliRunner().invoke(cli, ["connectors", "status", "--json"], env=env)
+    assert shown.exit_code == 0, shown.output
+    rows = [json.loads(line) for line in shown.output.splitlines() if line.strip()]
+    [row] = [r for r in rows if r["connector"] == "email"]
+    assert (row["configured"], row["url"], row["delivered"]) == (True, str(inbox), 5)
+    table = CliRunner().invoke(cli, ["connectors", "status"], env=env)
+    assert table.exit_code == 0 and "email" in table.output
 
 
 def test_acknowledgements_are_emailed_once_with_the_message_id_replies_thread_on(
