@@ -53,6 +53,8 @@ CONNECTOR_SUB = "email-connector"
 MAX_SUBJECT = 200
 NO_SUBJECT = "Email tanpa subjek"
 NO_BODY = "(email tanpa isi teks)"
+ATTACHMENTS_HEADING = "Lampiran (disimpan di kotak surat, bukan di aduan):"
+NOTES_HEADING = "Catatan penerimaan: "
 RELAYING = "relaying"  # a reply about to be recorded on its case (see EmailIntake.take)
 CLOSED_CASE_REPLY = "Balasan atas pengaduan yang sudah selesai; dicatat sebagai pengaduan baru."
 
@@ -385,7 +387,7 @@ def attachment_lines(mail: ParsedMail, location: str) -> list[str]:
     """The references a case lists for the message's attachments (their bytes stay put)."""
     if not mail.attachments:
         return []
-    lines = ["", "Lampiran (disimpan di kotak surat, bukan di aduan):"]
+    lines = ["", ATTACHMENTS_HEADING]
     for ref in mail.attachments:
         lines.append(
             f"- {ref.filename or '(tanpa nama)'}; {ref.content_type}; {_size(ref.size)}; "
@@ -399,7 +401,7 @@ def message_text(mail: ParsedMail, location: str, preface: str | None = None) ->
     lines.append(mail.body or NO_BODY)
     lines += attachment_lines(mail, location)
     if mail.problems:
-        lines += ["", "Catatan penerimaan: " + "; ".join(mail.problems)]
+        lines += ["", NOTES_HEADING + "; ".join(mail.problems)]
     return "\n".join(lines)
 
 
@@ -585,13 +587,14 @@ class EmailIntake:
         return None
 
     def _relayed(self, case_id: UUID, text: str) -> bool:
-        """Whether the case's recent events hold this reply already (after a crash)."""
+        """Whether the case's recent events hold this reply already (after a crash); its
+        text is compared without the attachment lines, which name the mailbox location."""
         opener = self.complaints.personal_data.opener(case_id)
         for event in self.complaints.events.get(case_id, desc=True, limit=100):
             if (
                 isinstance(event, Complaint.ComplainantReplied)
                 and event.actor == PUBLIC_ACTOR
-                and opener.text("message", event.message) == text
+                and _head(opener.text("message", event.message) or "") == _head(text)
             ):
                 return True
         return False
@@ -629,6 +632,13 @@ class EmailIntake:
         self.messages.record(
             mail.key, outcome, case_id, location, self.complaints.clock.now(), reason
         )
+
+
+def _head(text: str) -> str:
+    """A message text without what ``message_text`` appends (attachments, reading notes)."""
+    for tail in (ATTACHMENTS_HEADING, NOTES_HEADING):
+        text = text.split(f"\n\n{tail}", 1)[0]
+    return text
 
 
 def _as_reply(mail: ParsedMail) -> ParsedMail:
