@@ -209,11 +209,16 @@ class SmtpMailer:
                 raise ConnectorRejected(f"SMTP refused the recipient ({codes})") from error
             raise ConnectorUnavailable(f"SMTP {self.host}:{self.port}: {codes}") from error
         except smtplib.SMTPResponseException as error:
+            # The server's text may quote the address: only the code is kept (and logged).
+            what = f"SMTP {self.host}:{self.port}: {type(error).__name__} {error.smtp_code}"
             if error.smtp_code >= 500 and not isinstance(error, smtplib.SMTPAuthenticationError):
-                raise ConnectorRejected(f"SMTP {error.smtp_code}: {error.smtp_error!r}") from error
+                raise ConnectorRejected(what) from error
+            raise ConnectorUnavailable(what) from error
+        except OSError as error:
             raise ConnectorUnavailable(f"SMTP {self.host}:{self.port}: {error}") from error
-        except (OSError, smtplib.SMTPException) as error:
-            raise ConnectorUnavailable(f"SMTP {self.host}:{self.port}: {error}") from error
+        except smtplib.SMTPException as error:
+            what = f"SMTP {self.host}:{self.port}: {type(error).__name__}"
+            raise ConnectorUnavailable(what) from error
 
     def _connect(self) -> smtplib.SMTP:
         if self.use_ssl:
