@@ -10,8 +10,11 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from application.access import Role
 from application.email_intake import (
     NO_SUBJECT,
+    EmailAckSender,
+    OutgoingMail,
     case_from_mail,
     html_to_text,
     message_key,
@@ -19,12 +22,21 @@ from application.email_intake import (
     parse_mail,
     tracking_numbers_in,
 )
+from application.lapor import OutboxCounts, OutboxEntry
 from domain.tracking_number import display, tracking_number_from
+from domain.values import Reporter
 from domain.vocabulary import Category, Channel
+from infrastructure.clock import ManualClock
+from infrastructure.event_log import ApplicationLog
 from infrastructure.mailbox import FolderMailSource, ImapMailSource
+from projections.email.outbox import EmailOutboxProjection
+from projections.lapor.outbox import MemoryOutboxView
+from projections.runner import Binding, Runner
 from tests.fakes.imap import PASSWORD, USER, FakeImap
+from tests.support import INTAKE, MONDAY, POPO, build_complaints, new_case, officer
 
-NOW = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+NOW = MONDAY
+ADMIN = officer(Role.ADMIN, units=("*",), sub="admin")
 
 
 def nested_mail() -> bytes:
@@ -148,3 +160,64 @@ def test_a_folder_source_moves_what_was_taken_to_done(tmp_path: Path) -> None:
     source.processed(a)
     assert [m.location for m in source.fetch(None, 10)] == ["b.eml"]
     assert (tmp_path / "done" / "a.eml").exists()
+
+
+class Outbox:
+    """The sender's side of the outbox in memory, over the projection's memory view."""
+
+    def __init__(self, view: MemoryOutboxView) -> None:
+        self.view = view
+        self.done: dict[str, str] = {}
+
+    def due(self, now: datetime, limit: int) -> list[OutboxEntry]:
+        return [
+            OutboxEntry(m.key, m.seq, m.case_id, m.version, m.tracking_id, m.kind, 0, now)
+            for m in self.view.messages.values()
+            if m.key not in self.done
+        ][:limit]
+
+    def delivered(self, key: str, at: datetime) -> None:
+        self.done[key] = "delivered"
+
+    def failed(self, key: str, next_attempt_at: datetime, error: str) -> None:
+        raise AssertionError(error)
+
+    def rejected(self, key: str, at: datetime, error: str) -> None:
+        self.done[key] = error
+
+    def outbox_counts(self) -> OutboxCounts:
+        return OutboxCounts(0, 0, 0, 0, None)
+
+
+class Mailbag:
+    def __init__(self) -> None:
+        self.sent: list[OutgoingMail] = []
+
+    def send(self, mail: OutgoingMail) -> None:
+        self.sent.append(mail)
+
+
+def test_only_email_cases_acknowledgements_are_emailed_and_an_erased_reporter_gets_none() -> None:
+    app = build_complaints(POPO, ManualClock(MONDAY))
+    try:
+        reporter = Reporter(name="Wati", email="wati@example.id")
+        emailed = app.file_case(INTAKE, new_case(channel=Channel.EMAIL, reporter=reporter)).id
+        erased = app.file_case(INTAKE, new_case(channel=Channel.EMAIL, reporter=reporter)).id
+        phoned = app.file_case(INTAKE, new_case(reporter=reporter)).id
+        for case_id in (emailed, erased, phoned):
+            app.acknowledge(INTAKE, case_id, 1, message="Pengaduan Anda kami terima.")
+        app.erase_reporter(ADMIN, erased, 2, reason="permintaan pelapor")
+        view = MemoryOutboxView()
+        Runner(ApplicationLog(app), [Binding(EmailOutboxProjection(), view)]).catch_up()
+        assert {m.case_id for m in view.messages.values()} == {emailed, erased}
+
+        outbox, mailbag = Outbox(view), Mailbag()
+        result = EmailAckSender(app, mailbag, outbox, domain="pom.test").drain(MONDAY)
+        assert (result.delivered, result.rejected) == (1, 1)
+        [sent] = mailbag.sent
+        number = app.repository.get(emailed).tracking_number
+        assert (sent.to, sent.message_id) == ("wati@example.id", f"<ack.{emailed}@pom.test>")
+        assert sent.subject == f"[Aduan {display(number)}] Pengaduan Anda kami terima"
+        assert "Pengaduan Anda kami terima." in sent.body and display(number) in sent.body
+    finally:
+        app.close()
