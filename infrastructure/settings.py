@@ -98,6 +98,33 @@ class Settings(BaseSettings):
     # set (comma-separated), POST requests.json needs one of them as api_key.
     open311: bool = True
     open311_api_keys: SecretStr | None = None
+    # Email intake (docs/email.md): off while neither an IMAP host nor an .eml folder is set.
+    # Every email_poll_seconds new messages become cases at email_intake_unit (or replies on
+    # the case whose acknowledgement, <ack.{case id}@email_domain>, they answer).
+    email_imap_host: str | None = None
+    email_imap_port: int | None = None  # unset: 993 with SSL, 143 without
+    email_imap_user: str | None = None
+    email_imap_password: SecretStr | None = None
+    email_imap_ssl: bool = True
+    email_imap_folder: str = "INBOX"
+    email_folder: Path | None = None  # a folder of .eml files instead of IMAP
+    email_poll_seconds: float = 60.0
+    email_timeout_seconds: float = 30.0
+    email_intake_unit: str = "ULPK-PUSAT"
+    email_domain: str = "aduan.invalid"
+    # The acknowledgement email of an email case goes out through SMTP (off while no host is
+    # set): every email_send_seconds, a failed one retried after 10 s, 20 s, ... at most
+    # email_longest_wait_seconds. Port unset: 465 with SSL, else 587 (STARTTLS unless off).
+    email_smtp_host: str | None = None
+    email_smtp_port: int | None = None
+    email_smtp_user: str | None = None
+    email_smtp_password: SecretStr | None = None
+    email_smtp_ssl: bool = False
+    email_smtp_starttls: bool = True
+    email_from: str | None = None  # unset: pengaduan@{email_domain}
+    email_send_seconds: float = 5.0
+    email_first_retry_seconds: float = 10.0
+    email_longest_wait_seconds: float = 3600.0
 
     @field_validator("database_url")
     @classmethod

@@ -23,6 +23,7 @@ from application.access import Principal, Role
 from application.admin import Administration
 from application.archiving import SilenceArchiver
 from application.complaints import Complaints
+from application.email_intake import EmailAckSender, EmailConnector, EmailIntake
 from application.lapor import LaporConnector
 from application.open311 import Open311
 from application.ports import Clock
@@ -38,6 +39,7 @@ from infrastructure.clock import SystemClock, SystemRandomness
 from infrastructure.configuration import LiveConfiguration
 from infrastructure.connector_tally import SqlConnectorTally
 from infrastructure.crypto import AesGcmEnvelope
+from infrastructure.email_store import SqlEmailStore
 from infrastructure.event_log import (
     ApplicationLog,
     LocalLocks,
@@ -50,6 +52,7 @@ from infrastructure.group_commit import GroupCommitter
 from infrastructure.keystore import SqlKeyStore
 from infrastructure.lapor_http import HttpLaporGateway
 from infrastructure.lapor_store import SqlLaporStore
+from infrastructure.mailbox import FolderMailSource, ImapMailSource, SmtpMailer
 from infrastructure.metrics import Metrics
 from infrastructure.persistence import (
     event_store_env,
@@ -76,6 +79,7 @@ from interfaces.http.deps import Services
 from projections.audit.checkpoints import CheckpointSigner
 from projections.audit.projection import AuditProjection
 from projections.duplicates.projection import DuplicateProjection
+from projections.email.outbox import EmailOutboxProjection
 from projections.lapor.outbox import LaporOutboxProjection
 from projections.monev.projection import MonevProjection
 from projections.queues.feed import QueueFeed, queue_messages
@@ -119,6 +123,7 @@ class Container:
     lapor: SqlLaporStore | None = None  # the SP4N-LAPOR! outbox and poll state
     public: PublicDesk | None = None  # the complainant's side (/v1/public/...)
     breaker: CircuitBreaker | None = None  # fail fast while PostgreSQL is gone
+    email: SqlEmailStore | None = None  # the email intake's processed messages
 
     def http_app(self) -> FastAPI:
         return create_app(
@@ -238,7 +243,76 @@ def periodic_jobs(container: Container) -> list[PeriodicJob]:
             PeriodicJob("lapor-import", settings.lapor_poll_seconds, lapor.poll),
             PeriodicJob("lapor-send", settings.lapor_send_seconds, lapor.send),
         ]
+    email = email_connector(container)
+    if email is not None and email.intake is not None:
+        jobs.append(PeriodicJob("email-intake", settings.email_poll_seconds, email.poll))
+    if email is not None and email.sender is not None:
+        jobs.append(PeriodicJob("email-send", settings.email_send_seconds, email.send))
     return jobs
+
+
+def email_connector(container: Container) -> EmailConnector | None:
+    """The email intake and acknowledgement sender (docs/email.md); None while no IMAP host,
+    no .eml folder and no SMTP host is set."""
+    settings = container.settings
+    store, state = container.email, container.lapor
+    source = _mail_source(settings)
+    if store is None or state is None or (source is None and not settings.email_smtp_host):
+        return None
+    if settings.email_intake_unit not in container.complaints.units:
+        raise ValueError(f"ADUAN_EMAIL_INTAKE_UNIT {settings.email_intake_unit!r} is no unit")
+    intake = (
+        EmailIntake(
+            container.complaints,
+            source,
+            store,
+            state,  # the connectors' shared poll state (row "email")
+            intake_unit=settings.email_intake_unit,
+            domain=settings.email_domain,
+        )
+        if source is not None
+        else None
+    )
+    sender = None
+    if settings.email_smtp_host:
+        password = settings.email_smtp_password
+        mailer = SmtpMailer(
+            settings.email_smtp_host,
+            settings.email_smtp_port or (465 if settings.email_smtp_ssl else 587),
+            settings.email_from or f"pengaduan@{settings.email_domain}",
+            user=settings.email_smtp_user,
+            password=password.get_secret_value() if password else None,
+            use_ssl=settings.email_smtp_ssl,
+            starttls=settings.email_smtp_starttls,
+            timeout_seconds=settings.email_timeout_seconds,
+        )
+        sender = EmailAckSender(
+            container.complaints,
+            mailer,
+            store,
+            domain=settings.email_domain,
+            first_retry=timedelta(seconds=settings.email_first_retry_seconds),
+            longest_wait=timedelta(seconds=settings.email_longest_wait_seconds),
+        )
+    return EmailConnector(container.complaints, container.metrics, intake=intake, sender=sender)
+
+
+def _mail_source(settings: Settings) -> ImapMailSource | FolderMailSource | None:
+    """The mailbox: IMAP when a host is set, else the .eml folder, else none."""
+    if settings.email_imap_host:
+        password = settings.email_imap_password
+        return ImapMailSource(
+            settings.email_imap_host,
+            settings.email_imap_port or (993 if settings.email_imap_ssl else 143),
+            settings.email_imap_user or "",
+            password.get_secret_value() if password else "",
+            use_ssl=settings.email_imap_ssl,
+            folder=settings.email_imap_folder,
+            timeout_seconds=settings.email_timeout_seconds,
+        )
+    if settings.email_folder is not None:
+        return FolderMailSource(settings.email_folder)
+    return None
 
 
 def lapor_connector(container: Container) -> LaporConnector | None:
@@ -424,10 +498,12 @@ def bootstrap(
     }
     # Append-only read models: one permanent table set, verified and never rebuilt.
     lapor = SqlLaporStore(read_db)
+    email = SqlEmailStore(read_db)
     append_only: dict[str, tuple[Projection[Any], Any]] = {
         "audit": (AuditProjection(), SqlAuditView(read_db)),
         "lapor-outbox": (LaporOutboxProjection(), lapor),
     }
+    append_only["email-outbox"] = (EmailOutboxProjection(), email)
     catalog = Catalog(
         read_db,
         {name: (p.version, view) for name, (p, view) in rebuildable.items()},
@@ -462,6 +538,7 @@ def bootstrap(
         breaker=breaker,
         lapor=lapor,
         public=_public_desk(settings, complaints, units),
+        email=email,
     )
 
 

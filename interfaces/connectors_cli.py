@@ -140,3 +140,45 @@ def _iso(value: Any) -> str | None:
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
     return value  # type: ignore[no-any-return]
+
+
+def email_status(container: Container) -> dict[str, Any]:
+    """Email: polls of the mailbox (messages filed as cases or replies; ``rejected`` counts
+    messages that could not be filed) and the outbox of acknowledgement emails."""
+    state, store = container.lapor, container.email
+    assert state is not None and store is not None
+    settings = container.settings
+    poll = state.poll_state("email")
+    counts = store.counts()
+    outbox = store.outbox_counts()
+    poll_failing = poll.last_error_at is not None and (
+        poll.last_success_at is None or poll.last_error_at >= poll.last_success_at
+    )
+    if settings.email_imap_host:
+        url: str | None = f"imap://{settings.email_imap_host}/{settings.email_imap_folder}"
+    elif settings.email_folder is not None:
+        url = str(settings.email_folder)
+    else:
+        url = f"smtp://{settings.email_smtp_host}" if settings.email_smtp_host else None
+    head = container.event_log().head()
+    return {
+        "connector": "email",
+        "configured": url is not None,
+        "url": url,
+        "last_success_at": poll.last_success_at,
+        "last_poll_at": poll.last_poll_at,
+        "cursor": poll.cursor,
+        "pending": outbox.pending,
+        "retrying": outbox.retrying,
+        "failed": outbox.retrying + outbox.rejected + counts.rejected,
+        "rejected": outbox.rejected + counts.rejected,
+        # Messages taken in (new cases and replies) and acknowledgements sent.
+        "delivered": counts.filed + counts.replies + outbox.delivered,
+        "outbox_lag": max(head - store.position(), 0),
+        "last_error": poll.last_error
+        if poll_failing
+        else outbox.last_error or store.last_rejection(),
+    }
+
+
+STATUS_SOURCES.append(email_status)

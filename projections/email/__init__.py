@@ -1,0 +1,1 @@
+"""The email outbox: acknowledgement emails derived from case events."""
