@@ -461,7 +461,7 @@ def explained_queries(context: Context, unit: str, now: datetime) -> list[tuple[
         ),
         (
             "queue counts",
-            f"SELECT status, COUNT(*) FROM {queues.t('items')} WHERE handling_unit = %s "
+            f"SELECT status, SUM(n) FROM {queues.t('counts')} WHERE handling_unit = %s "
             "AND restricted = %s GROUP BY status",
             [unit, False],
         ),
