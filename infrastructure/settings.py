@@ -98,6 +98,15 @@ class Settings(BaseSettings):
     # set (comma-separated), POST requests.json needs one of them as api_key.
     open311: bool = True
     open311_api_keys: SecretStr | None = None
+    # Messaging gateways (POST /v1/inbound/{channel}, docs/inbound.md): a JSON object of channel
+    # (whatsapp, sms, social_media, live_chat, mobile_app) to its shared HMAC secret; a channel
+    # without one answers 404. A signature's timestamp may be inbound_window_seconds off; a
+    # message id is remembered inbound_retention_seconds (pruned every inbound_prune_seconds).
+    inbound_secrets: SecretStr | None = None
+    inbound_window_seconds: float = 300.0
+    inbound_retention_seconds: float = 7 * 24 * 3600.0
+    inbound_prune_seconds: float = 3600.0
+    inbound_intake_unit: str = "ULPK-PUSAT"
 
     @field_validator("database_url")
     @classmethod

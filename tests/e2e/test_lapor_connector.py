@@ -351,7 +351,7 @@ def test_connectors_status_says_whether_lapor_is_configured(
     }
     off = CliRunner().invoke(cli, ["connectors", "status", "--json"], env=env)
     assert off.exit_code == 0, off.output
-    assert json.loads(off.output)["configured"] is False
+    assert _row(off.output, "lapor")["configured"] is False
 
     fake.assign("LAP-S-1")
     with service(settings, ManualClock(MONDAY)) as api:
@@ -362,11 +362,17 @@ def test_connectors_status_says_whether_lapor_is_configured(
         env=env | {"ADUAN_LAPOR_URL": fake.url, "ADUAN_LAPOR_TOKEN": TOKEN},
     )
     assert on.exit_code == 0, on.output
-    shown = json.loads(on.output)
+    shown = _row(on.output, "lapor")
     assert shown["configured"] is True and shown["cursor"] == "1"
     assert shown["last_success_at"] is not None
     table = CliRunner().invoke(cli, ["connectors", "status"], env=env)
     assert table.exit_code == 0 and "lapor" in table.output
+
+
+def _row(output: str, connector: str) -> dict[str, Any]:
+    """One connector's line of ``aduan connectors status --json`` (one JSON object a line)."""
+    rows = [json.loads(line) for line in output.splitlines() if line.strip()]
+    return next(row for row in rows if row["connector"] == connector)
 
 
 def test_without_a_url_the_connector_is_off(settings: Settings) -> None:
