@@ -269,13 +269,17 @@ class InboundMessages:
         if replayed is not None:
             return replayed, True
         keys = self._thread_keys(channel, message)
-        receipt = self._append(channel, message, fingerprint, keys)
+        receipt, filed_before = self._append(channel, message, fingerprint, keys), False
         if receipt is None:
-            receipt = self._file(channel, message, fingerprint, keys)
+            receipt, filed_before = self._file(channel, message, fingerprint, keys)
         now = self.complaints.clock.now()
         kept = self.store.record(channel.value, message.message_id, receipt, now)
         if kept.fingerprint != receipt.fingerprint or kept.case_id != receipt.case_id:
             return self._answer(kept), True
+        if filed_before:  # its receipt was pruned, its case was not: no second case
+            self.store.counted(channel.value, "replayed", now)
+            self._measure(channel, "replayed")
+            return self._answer(receipt), True
         self.store.counted(channel.value, receipt.result, now)
         self._measure(channel, receipt.result)
         if receipt.result == FILED and self.metrics is not None:
@@ -303,7 +307,9 @@ class InboundMessages:
 
     def _file(
         self, channel: Channel, message: InboundMessage, fingerprint: str, keys: list[str]
-    ) -> Receipt:
+    ) -> tuple[Receipt, bool]:
+        """A new case for the message, with a PIN; and whether the message had filed it before
+        (the case id derives from the message id)."""
         complaints = self.complaints
         text = full_text(message)
         new = NewCase(
@@ -335,7 +341,10 @@ class InboundMessages:
             sealed = complaints.personal_data.sealer_for(case, complaints.clock.now()).seal(
                 PIN_FIELD, pin
             )
-        return Receipt(fingerprint, result.id, result.tracking_number, result.status, FILED, sealed)
+        receipt = Receipt(
+            fingerprint, result.id, result.tracking_number, result.status, FILED, sealed
+        )
+        return receipt, result.replayed
 
     # --- helpers -----------------------------------------------------------------------------
 

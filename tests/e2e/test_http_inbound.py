@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from typer.testing import CliRunner
 from application.access import Principal, Role
 from infrastructure.inbound_store import MESSAGES
 from infrastructure.settings import Settings
-from interfaces.bootstrap import Container
+from interfaces.bootstrap import Container, periodic_jobs
 from interfaces.cli import cli
 from interfaces.connectors_cli import inbound_status
 from tests.e2e.conftest import SECRET
@@ -205,10 +206,24 @@ def test_refused_deliveries_are_problems_that_store_nothing(tmp_path: Path) -> N
         answers = [fake.deliver("sms", fake.message(sender="+628111")) for _ in range(3)]
         assert [a.status_code for a in answers] == [201, 201, 429]
         assert "retry-after" in answers[2].headers
-        assert fake.deliver("sms", fake.message(sender="+628222")).status_code == 201
+        other = fake.deliver("sms", fake.message(sender="+628222"))
+        assert other.status_code == 201, other.text
         # A retry of a message taken in is answered even while its sender is limited.
         assert fake.deliver("sms", json.loads(answers[0].request.content)).status_code == 200
         assert len(stored_message_ids(container)) == 3
+
+        # Past the retention the message ids go (and the PINs kept for retries); a message
+        # delivered again after that still files no second case.
+        assert "inbound-prune" in [job.name for job in periodic_jobs(container)]
+        store = container.inbound_store
+        assert store is not None
+        stored = events(container)
+        assert store.prune(datetime.now(UTC) + timedelta(days=1)) == 3
+        assert stored_message_ids(container) == set()
+        again = fake.deliver("sms", json.loads(other.request.content))
+        assert again.status_code == 200, again.text
+        assert again.json() == {**other.json(), "pin": None}
+        assert events(container) == stored
 
 
 def test_follow_ups_land_on_the_senders_open_case_and_a_closed_case_gets_a_new_one(
