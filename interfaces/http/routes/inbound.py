@@ -253,7 +253,10 @@ def receive_message(
             sender = inbound.sender_key(channel, message.sender_id)
             enforce_rate_limit(services, f"inbound:{channel.value}:{sender}")
             answer, replayed = inbound.receive(channel, message, fingerprint)
-    except (MessageIdReused, IdempotencyKeyReused) as error:
+    except MessageIdReused as error:  # (counted as refused by the service)
+        raise Problem(409, "message-id-reused", "Message id already used", str(error)) from error
+    except IdempotencyKeyReused as error:  # the same, found by the case after a prune
+        inbound.rejected(channel, "409 a message id came again with a different body")
         raise Problem(409, "message-id-reused", "Message id already used", str(error)) from error
     except Problem as problem:
         inbound.rejected(channel, f"{problem.status} {problem.detail}")
