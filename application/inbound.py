@@ -11,17 +11,18 @@ hashes; the PIN only sealed under its case's data key, and only while retries ma
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
 from application.complaints import Complaints, NewCase
-from application.errors import ApplicationError, NotFound
+from application.errors import ApplicationError, NotFound, RequestInFlight
 from application.privacy import ERASED, UNREADABLE
 from application.public import PublicDesk
 from domain.complaint import Complaint
@@ -39,6 +40,8 @@ PHONE_CHANNELS = frozenset({Channel.WHATSAPP, Channel.SMS})
 FILED, APPENDED = "filed", "appended"
 MAX_SUBJECT = 200
 PIN_FIELD = "inbound_pin"
+# A claim older than this is taken over: whoever made it died before finishing.
+CLAIM_SECONDS = 60.0
 _SIGNATURE = re.compile(r"^sha256=([0-9a-f]{64})$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{4,30}$")
 _LABELS = {
@@ -108,6 +111,13 @@ class Receipt:
 
 
 @dataclass(frozen=True)
+class Pending:
+    """A message being taken in right now (or by a process that died while at it)."""
+
+    fingerprint: str
+
+
+@dataclass(frozen=True)
 class Thread:
     """The open case a sender's conversation (or quoted tracking number) leads to."""
 
@@ -118,10 +128,22 @@ class Thread:
 class InboundStore(Protocol):
     """Messages taken in, conversations, and each channel's counts (tables of their own)."""
 
-    def receipt(self, channel: str, message_id: str) -> Receipt | None: ...
+    def receipt(self, channel: str, message_id: str) -> Receipt | Pending | None: ...
 
-    def record(self, channel: str, message_id: str, receipt: Receipt, at: datetime) -> Receipt:
-        """Keep the receipt unless one is there already; answers the one kept."""
+    def claim(
+        self, channel: str, message_id: str, fingerprint: str, at: datetime, stale_before: datetime
+    ) -> Receipt | Pending | None:
+        """Mark the message as being taken in by the caller (None), unless it was taken in
+        already or is being so (that receipt, or Pending). A claim made before
+        ``stale_before`` is taken over (its taker died): None again."""
+        ...
+
+    def complete(self, channel: str, message_id: str, receipt: Receipt) -> None:
+        """The claimed message was taken in: its answer, for every retry to come."""
+        ...
+
+    def release(self, channel: str, message_id: str) -> None:
+        """The claimed message could not be taken in (nothing was stored): forget the claim."""
         ...
 
     def thread(self, keys: list[str]) -> Thread | None:
@@ -246,36 +268,59 @@ class InboundMessages:
 
     def replay(self, channel: Channel, message_id: str, fingerprint: str) -> InboundAnswer | None:
         """The first answer to this message id, if it came before; MessageIdReused when it came
-        with another body."""
-        receipt = self.store.receipt(channel.value, message_id)
-        if receipt is None:
+        with another body. None too while it is being taken in (``receive`` decides then)."""
+        found = self.store.receipt(channel.value, message_id)
+        if found is None or (
+            isinstance(found, Pending) and hmac.compare_digest(found.fingerprint, fingerprint)
+        ):
             return None
-        if not hmac.compare_digest(receipt.fingerprint, fingerprint):
+        return self._replayed(channel, message_id, fingerprint, found)
+
+    def _replayed(
+        self, channel: Channel, message_id: str, fingerprint: str, found: Receipt | Pending
+    ) -> InboundAnswer:
+        if not hmac.compare_digest(found.fingerprint, fingerprint):
             self.rejected(channel, "a message id came again with a different body")
             raise MessageIdReused(
                 f"message {message_id!r} was already delivered on {channel.value} "
                 "with a different body"
             )
+        if isinstance(found, Pending):
+            raise RequestInFlight(f"message {message_id!r} is being taken in; retry shortly")
         self.store.counted(channel.value, "replayed", self.complaints.clock.now())
         self._measure(channel, "replayed")
-        return self._answer(receipt)
+        return self._answer(found)
 
     def receive(
         self, channel: Channel, message: InboundMessage, fingerprint: str
     ) -> tuple[InboundAnswer, bool]:
         """Take a new message in; the answer, and whether it was a replay after all (another
-        delivery of the same id got in first)."""
-        replayed = self.replay(channel, message.message_id, fingerprint)
-        if replayed is not None:
-            return replayed, True
-        keys = self._thread_keys(channel, message)
-        receipt, filed_before = self._append(channel, message, fingerprint, keys), False
-        if receipt is None:
-            receipt, filed_before = self._file(channel, message, fingerprint, keys)
+        delivery of the same id got in first).
+
+        The message id is claimed first, so two deliveries of one message at once never both
+        act: the second is told the first is in flight (409), and retries get its answer.
+        """
         now = self.complaints.clock.now()
-        kept = self.store.record(channel.value, message.message_id, receipt, now)
-        if kept.fingerprint != receipt.fingerprint or kept.case_id != receipt.case_id:
-            return self._answer(kept), True
+        found = self.store.claim(
+            channel.value,
+            message.message_id,
+            fingerprint,
+            now,
+            now - timedelta(seconds=CLAIM_SECONDS),
+        )
+        if found is not None:
+            return self._replayed(channel, message.message_id, fingerprint, found), True
+        try:
+            keys = self._thread_keys(channel, message)
+            receipt, filed_before = self._append(channel, message, fingerprint, keys), False
+            if receipt is None:
+                receipt, filed_before = self._file(channel, message, fingerprint, keys)
+        except BaseException:
+            with contextlib.suppress(Exception):  # (else the claim goes stale, then is taken over)
+                self.store.release(channel.value, message.message_id)
+            raise
+        self.store.complete(channel.value, message.message_id, receipt)
+        now = self.complaints.clock.now()
         if filed_before:  # its receipt was pruned, its case was not: no second case
             self.store.counted(channel.value, "replayed", now)
             self._measure(channel, "replayed")

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from application.inbound import Receipt, Thread
+from application.inbound import Pending, Receipt, Thread
 from domain.values import SealedText
 from infrastructure.readstore import ReadDatabase
 
@@ -16,12 +16,15 @@ MESSAGES = "aduan_inbound_messages"
 THREADS = "aduan_inbound_threads"
 CHANNELS = "aduan_inbound_channels"
 RESULTS = ("filed", "appended", "replayed", "rejected")
+PENDING = "pending"
 
 _DDL = (
+    # result 'pending' while the message is being taken in (claimed at claimed_at); then the
+    # answer's columns are set.
     f"CREATE TABLE IF NOT EXISTS {MESSAGES} (channel TEXT NOT NULL, message_id TEXT NOT NULL, "
-    "fingerprint TEXT NOT NULL, case_id UUID NOT NULL, tracking_number TEXT NOT NULL, "
-    "status TEXT NOT NULL, result TEXT NOT NULL, pin TEXT, received_at TIMESTAMPTZ NOT NULL, "
-    "PRIMARY KEY (channel, message_id))",
+    "fingerprint TEXT NOT NULL, case_id UUID, tracking_number TEXT, status TEXT, "
+    "result TEXT NOT NULL, pin TEXT, received_at TIMESTAMPTZ NOT NULL, "
+    "claimed_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (channel, message_id))",
     f"CREATE INDEX IF NOT EXISTS {MESSAGES}_received ON {MESSAGES} (received_at)",
     f"CREATE TABLE IF NOT EXISTS {THREADS} (key TEXT PRIMARY KEY, case_id UUID NOT NULL, "
     "tracking_number TEXT NOT NULL, updated_at TIMESTAMPTZ NOT NULL)",
@@ -53,40 +56,66 @@ class SqlInboundStore:
             for statement in _DDL:
                 cursor.execute(statement)
 
-    def receipt(self, channel: str, message_id: str) -> Receipt | None:
+    def receipt(self, channel: str, message_id: str) -> Receipt | Pending | None:
         with self.db.transaction() as cursor:
-            cursor.execute(
-                "SELECT fingerprint, case_id, tracking_number, status, result, pin "
-                f"FROM {MESSAGES} WHERE channel = %s AND message_id = %s",
-                (channel, message_id),
-            )
-            row = cursor.fetchone()
+            return self._receipt(cursor, channel, message_id)
+
+    @staticmethod
+    def _receipt(cursor: Any, channel: str, message_id: str) -> Receipt | Pending | None:
+        cursor.execute(
+            "SELECT fingerprint, case_id, tracking_number, status, result, pin "
+            f"FROM {MESSAGES} WHERE channel = %s AND message_id = %s",
+            (channel, message_id),
+        )
+        row = cursor.fetchone()
         if row is None:
             return None
+        if row[4] == PENDING:
+            return Pending(row[0])
         return Receipt(row[0], _uuid(row[1]), row[2], row[3], row[4], _unpack(row[5]))
 
-    def record(self, channel: str, message_id: str, receipt: Receipt, at: datetime) -> Receipt:
+    def claim(
+        self, channel: str, message_id: str, fingerprint: str, at: datetime, stale_before: datetime
+    ) -> Receipt | Pending | None:
         with self.db.transaction() as cursor:
             cursor.execute(
-                f"INSERT INTO {MESSAGES} (channel, message_id, fingerprint, case_id, "
-                "tracking_number, status, result, pin, received_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                f"INSERT INTO {MESSAGES} (channel, message_id, fingerprint, result, received_at, "
+                "claimed_at) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (channel, message_id, fingerprint, PENDING, at, at),
+            )
+            if cursor.rowcount == 1:
+                return None
+            cursor.execute(
+                f"UPDATE {MESSAGES} SET claimed_at = %s WHERE channel = %s AND message_id = %s "
+                "AND result = %s AND fingerprint = %s AND claimed_at < %s",
+                (at, channel, message_id, PENDING, fingerprint, stale_before),
+            )
+            if cursor.rowcount == 1:
+                return None  # its taker died: ours now
+            return self._receipt(cursor, channel, message_id)
+
+    def complete(self, channel: str, message_id: str, receipt: Receipt) -> None:
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                f"UPDATE {MESSAGES} SET case_id = %s, tracking_number = %s, status = %s, "
+                "result = %s, pin = %s WHERE channel = %s AND message_id = %s",
                 (
-                    channel,
-                    message_id,
-                    receipt.fingerprint,
                     receipt.case_id,
                     receipt.tracking_number,
                     receipt.status,
                     receipt.result,
                     _pack(receipt.pin),
-                    at,
+                    channel,
+                    message_id,
                 ),
             )
-            if cursor.rowcount == 1:
-                return receipt
-        kept = self.receipt(channel, message_id)
-        return kept if kept is not None else receipt
+
+    def release(self, channel: str, message_id: str) -> None:
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                f"DELETE FROM {MESSAGES} WHERE channel = %s AND message_id = %s AND result = %s",
+                (channel, message_id, PENDING),
+            )
 
     def thread(self, keys: list[str]) -> Thread | None:
         with self.db.transaction() as cursor:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -310,3 +312,31 @@ def test_connectors_status_shows_each_gateway_channel(tmp_path: Path) -> None:
     env["ADUAN_INBOUND_SECRETS"] = '{"email": "' + "e" * 20 + '"}'  # no gateway channel
     refused = CliRunner().invoke(cli, ["connectors", "status"], env=env)
     assert refused.exit_code != 0
+
+
+def test_one_message_delivered_many_times_at_once_is_taken_in_once(
+    pg_settings: Settings,
+) -> None:
+    with gateway(pg_settings) as (fake, container):
+        conversation = {"conversation_id": "chat-race"}
+        number = fake.deliver("whatsapp", fake.message(**conversation)).json()["tracking_number"]
+        for message in (
+            fake.message("Tambahan info", **conversation),  # adds to the open case
+            fake.message("Pesan baru", sender="+6287777"),  # files a case
+        ):
+            stored = events(container)
+            with ThreadPoolExecutor(max_workers=6) as pool:
+                answers = list(pool.map(partial(fake.deliver, "whatsapp"), [message] * 6))
+            codes = sorted(a.status_code for a in answers)
+            assert codes.count(201) == 1 and set(codes) <= {200, 201, 409}, codes
+            taken = next(a.json() for a in answers if a.status_code == 201)
+            for answer in answers:
+                if answer.status_code == 200:
+                    assert answer.json() == taken
+                if answer.status_code == 409:
+                    assert answer.json()["type"] == "/problems/request-in-flight"
+            # After the race, every retry gets the one answer.
+            assert fake.deliver("whatsapp", message).json() == taken
+            added = 1 if taken["result"] == "appended" else 3  # a case: Received, index, PIN
+            assert events(container) == stored + added, taken
+        assert taken["tracking_number"] != number
