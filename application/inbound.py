@@ -44,6 +44,7 @@ PIN_FIELD = "inbound_pin"
 CLAIM_SECONDS = 60.0
 _SIGNATURE = re.compile(r"^sha256=([0-9a-f]{64})$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{4,30}$")
+_SEPARATORS = re.compile(r"[\s()\-]")
 _LABELS = {
     Channel.WHATSAPP: "WhatsApp",
     Channel.SMS: "SMS",
@@ -420,7 +421,8 @@ class InboundMessages:
 
     def _hash(self, kind: str, channel: Channel, sender_id: str, *rest: str) -> str:
         personal = self.complaints.personal_data
-        value = "\x1f".join((CONNECTOR, kind, channel.value, sender_id.strip().lower(), *rest))
+        sender = _SEPARATORS.sub("", sender_id).lower()  # "+62 812-3456" is "+628123456"
+        value = "\x1f".join((CONNECTOR, kind, channel.value, sender, *rest))
         return personal.envelope.keyed_hash(personal.match_key(), value)
 
     def _measure(self, channel: Channel, result: str) -> None:
