@@ -125,6 +125,15 @@ class Settings(BaseSettings):
     email_send_seconds: float = 5.0
     email_first_retry_seconds: float = 10.0
     email_longest_wait_seconds: float = 3600.0
+    # Messaging gateways (POST /v1/inbound/{channel}, docs/inbound.md): a JSON object of channel
+    # (whatsapp, sms, social_media, live_chat, mobile_app) to its shared HMAC secret; a channel
+    # without one answers 404. A signature's timestamp may be inbound_window_seconds off; a
+    # message id is remembered inbound_retention_seconds (pruned every inbound_prune_seconds).
+    inbound_secrets: SecretStr | None = None
+    inbound_window_seconds: float = 300.0
+    inbound_retention_seconds: float = 7 * 24 * 3600.0
+    inbound_prune_seconds: float = 3600.0
+    inbound_intake_unit: str = "ULPK-PUSAT"
 
     @field_validator("database_url")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import logging
 import os
 import secrets
@@ -24,12 +25,14 @@ from application.admin import Administration
 from application.archiving import SilenceArchiver
 from application.complaints import Complaints
 from application.email_intake import EmailAckSender, EmailConnector, EmailIntake
+from application.inbound import InboundMessages
 from application.lapor import LaporConnector
 from application.open311 import Open311
 from application.ports import Clock
 from application.privacy import PersonalData
 from application.public import PublicDesk
 from domain.units import UnitDirectory
+from domain.vocabulary import Channel
 from infrastructure.access_log import SqlAccessLog
 from infrastructure.alerts import SqlAlertStore, UrllibTransport
 from infrastructure.attempts import LocalAttempts, RedisAttempts
@@ -49,6 +52,7 @@ from infrastructure.event_log import (
 )
 from infrastructure.feeds import LocalFeed, RedisFeed
 from infrastructure.group_commit import GroupCommitter
+from infrastructure.inbound_store import SqlInboundStore
 from infrastructure.keystore import SqlKeyStore
 from infrastructure.lapor_http import HttpLaporGateway
 from infrastructure.lapor_store import SqlLaporStore
@@ -124,6 +128,8 @@ class Container:
     public: PublicDesk | None = None  # the complainant's side (/v1/public/...)
     breaker: CircuitBreaker | None = None  # fail fast while PostgreSQL is gone
     email: SqlEmailStore | None = None  # the email intake's processed messages
+    inbound_store: SqlInboundStore | None = None  # messaging gateways' messages and counts
+    inbound: InboundMessages | None = None  # POST /v1/inbound/{channel}; None: no channel on
 
     def http_app(self) -> FastAPI:
         return create_app(
@@ -145,6 +151,7 @@ class Container:
                 committer=self.committer,
                 public=self.public,
                 open311=_open311(self.settings, self.catalog, self.read_db, self.metrics),
+                inbound=self.inbound,
             )
         )
 
@@ -248,6 +255,16 @@ def periodic_jobs(container: Container) -> list[PeriodicJob]:
         jobs.append(PeriodicJob("email-intake", settings.email_poll_seconds, email.poll))
     if email is not None and email.sender is not None:
         jobs.append(PeriodicJob("email-send", settings.email_send_seconds, email.send))
+    store = container.inbound_store
+    if container.inbound is not None and store is not None:
+        retention = timedelta(seconds=settings.inbound_retention_seconds)
+        jobs.append(
+            PeriodicJob(
+                "inbound-prune",
+                settings.inbound_prune_seconds,
+                lambda: store.prune(container.clock.now() - retention),
+            )
+        )
     return jobs
 
 
@@ -517,6 +534,8 @@ def bootstrap(
     committer = _committer(settings, complaints, read_db, metrics)
     breaker = _breaker(settings, complaints, read_db)
     metrics.watch(committer, breaker)
+    public = _public_desk(settings, complaints, units)
+    inbound_store = SqlInboundStore(read_db)
     return Container(
         settings,
         complaints,
@@ -537,8 +556,10 @@ def bootstrap(
         committer=committer,
         breaker=breaker,
         lapor=lapor,
-        public=_public_desk(settings, complaints, units),
+        public=public,
         email=email,
+        inbound_store=inbound_store,
+        inbound=_inbound(settings, complaints, public, inbound_store, metrics),
     )
 
 
@@ -562,6 +583,51 @@ def _open311(
 def connector_tally(container: Container) -> SqlConnectorTally:
     """Inbound connectors' requests by outcome (Open311), as ``connectors status`` reads them."""
     return SqlConnectorTally(container.read_db)
+
+
+def inbound_secrets(settings: Settings) -> dict[Channel, bytes]:
+    """ADUAN_INBOUND_SECRETS: a JSON object of gateway channel to its shared secret."""
+    if settings.inbound_secrets is None:
+        return {}
+    problem = "ADUAN_INBOUND_SECRETS must be a JSON object of channel to secret"
+    try:
+        raw = json.loads(settings.inbound_secrets.get_secret_value() or "{}")
+    except json.JSONDecodeError as error:
+        raise ValueError(problem) from error
+    if not isinstance(raw, dict) or not all(
+        isinstance(v, str) and len(v) >= 16 for v in raw.values()
+    ):
+        raise ValueError(f"{problem} (each secret at least 16 characters)")
+    try:
+        return {Channel(name): secret.encode() for name, secret in raw.items()}
+    except ValueError as error:
+        raise ValueError(f"{problem}: {error}") from error
+
+
+def _inbound(
+    settings: Settings,
+    complaints: Complaints,
+    public: PublicDesk,
+    store: SqlInboundStore,
+    metrics: Metrics,
+) -> InboundMessages | None:
+    """The messaging gateways' intake (docs/inbound.md); None while no channel has a secret."""
+    secrets_by_channel = inbound_secrets(settings)
+    if not secrets_by_channel:
+        return None
+    if settings.inbound_retention_seconds < settings.inbound_window_seconds:
+        raise ValueError("ADUAN_INBOUND_RETENTION_SECONDS must cover the signature window")
+    if settings.inbound_intake_unit not in complaints.units:
+        raise ValueError(f"ADUAN_INBOUND_INTAKE_UNIT {settings.inbound_intake_unit!r} is no unit")
+    return InboundMessages(
+        complaints,
+        public,
+        store,
+        secrets=secrets_by_channel,
+        intake_unit=settings.inbound_intake_unit,
+        window_seconds=settings.inbound_window_seconds,
+        metrics=metrics,
+    )
 
 
 def _public_desk(settings: Settings, complaints: Complaints, units: UnitDirectory) -> PublicDesk:

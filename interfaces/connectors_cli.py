@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from interfaces.bootstrap import Container, bootstrap, connector_tally
+from interfaces.bootstrap import Container, bootstrap, connector_tally, inbound_secrets
 
 connectors_cli = typer.Typer(
     help="Connectors to neighbouring systems (SP4N-LAPOR!, Open311, email, messaging)",
@@ -87,9 +87,62 @@ def open311_status(container: Container) -> dict[str, Any]:
     }
 
 
+def inbound_status(container: Container) -> dict[str, Any]:
+    """Messaging gateways (POST /v1/inbound/{channel}): messages taken in, replayed, refused.
+
+    ``delivered`` counts messages taken in (filed or appended), ``rejected`` deliveries refused;
+    ``channels`` has each channel's own counts, last accepted message and last error."""
+    enabled = sorted(channel.value for channel in inbound_secrets(container.settings))
+    store = container.inbound_store
+    counts = store.counts() if store is not None else []
+    channels: dict[str, dict[str, Any]] = {
+        c.channel: {
+            "configured": c.channel in enabled,
+            "last_accepted_at": c.last_accepted_at,
+            "filed": c.filed,
+            "appended": c.appended,
+            "replayed": c.replayed,
+            "rejected": c.rejected,
+            "last_error": c.last_error,
+            "last_error_at": c.last_error_at,
+        }
+        for c in counts
+    }
+    for name in enabled:
+        channels.setdefault(
+            name,
+            {"configured": True, "last_accepted_at": None, "filed": 0, "appended": 0}
+            | {"replayed": 0, "rejected": 0, "last_error": None, "last_error_at": None},
+        )
+    accepted = [c.last_accepted_at for c in counts if c.last_accepted_at is not None]
+    failing = [c for c in counts if c.last_error_at is not None]
+    failing.sort(key=lambda c: c.last_error_at or datetime.min)
+    latest_error = failing[-1] if failing else None
+    return {
+        "connector": "inbound",
+        "configured": bool(enabled),
+        "url": f"/v1/inbound/{{{','.join(enabled)}}}" if enabled else None,
+        "last_success_at": max(accepted) if accepted else None,
+        "last_poll_at": None,
+        "cursor": None,
+        "pending": 0,
+        "retrying": 0,
+        "failed": sum(c.rejected for c in counts),
+        "rejected": sum(c.rejected for c in counts),
+        "delivered": sum(c.filed + c.appended for c in counts),
+        "outbox_lag": 0,
+        "last_error": f"{latest_error.channel}: {latest_error.last_error}"
+        if latest_error
+        else None,
+        "replayed": sum(c.replayed for c in counts),
+        "channels": dict(sorted(channels.items())),
+    }
+
+
 # One function per connector, each giving its row of ``aduan connectors status``.
 STATUS_SOURCES: list[Callable[[Container], dict[str, Any]]] = [lapor_status]
 STATUS_SOURCES.append(open311_status)
+STATUS_SOURCES.append(inbound_status)
 
 
 @connectors_cli.command("status")

@@ -16,6 +16,7 @@ from interfaces.http.routes import (
     complaints,
     duplicates,
     ikm,
+    inbound,
     open311,
     privacy,
     public,
@@ -91,7 +92,12 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for model in (*REQUEST_MODELS, *admin.REQUEST_MODELS, *public.REQUEST_MODELS):
+    for model in (
+        *REQUEST_MODELS,
+        *admin.REQUEST_MODELS,
+        *public.REQUEST_MODELS,
+        *inbound.REQUEST_MODELS,
+    ):
         model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(model_schema.pop("$defs", {}))
         components[model.__name__] = model_schema
@@ -137,5 +143,6 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(public.router)
     app.include_router(open311.router)
+    app.include_router(inbound.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

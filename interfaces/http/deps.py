@@ -18,6 +18,7 @@ from application.admin import Administration
 from application.committer import Committer
 from application.complaints import Complaints
 from application.errors import AuthenticationFailed
+from application.inbound import InboundMessages
 from application.open311 import Open311
 from application.ports import Authenticator, Clock
 from application.public import RESERVED_SUBJECTS, PublicDesk
@@ -57,6 +58,7 @@ class Services:
     committer: Committer | None = None  # group commit of creates (PostgreSQL); None: one save each
     public: PublicDesk | None = None  # the complainant's side (/v1/public/...); None: off
     open311: Open311 | None = None  # the Open311 GeoReport v2 facade (/open311/v2/...); None: off
+    inbound: InboundMessages | None = None  # messaging gateways (/v1/inbound/...); None: off
 
 
 # The dependencies every route shares are ``async``: a plain ``def`` one costs a trip through the

@@ -50,6 +50,9 @@ COMPLAINANT = {
     ("POST", "/open311/v2/requests.json"),
     ("GET", "/open311/v2/requests.json"),
     ("GET", "/open311/v2/requests/{service_request_id}.json"),
+    # Messaging gateways (tests/e2e/test_http_inbound.py): no token, an HMAC signature with the
+    # channel's shared secret instead; 404 while the channel has no secret.
+    ("POST", "/v1/inbound/{channel}"),
 }
 
 

@@ -50,6 +50,8 @@ def service(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         read_wait_seconds=0.2,
         # Off, so that every fuzzed create reaches its body; the 429 has tests of its own.
         rate_limit_per_minute=0,
+        # One messaging gateway channel, so that the fuzzing reaches its signature checks.
+        inbound_secrets='{"whatsapp": "fuzz-gateway-secret-0123456789"}',
     )
     container = bootstrap(settings, clock=ManualClock(MONDAY))
     container.start_background()

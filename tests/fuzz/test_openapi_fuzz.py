@@ -56,6 +56,8 @@ PUBLIC = {
     "/open311/v2/services/{service_code}.json",
     "/open311/v2/requests.json",
     "/open311/v2/requests/{service_request_id}.json",
+    # Messaging gateways: an HMAC signature instead of a token (404 while no channel has a secret).
+    "/v1/inbound/{channel}",
 }
 # The live queue feed is a server-sent event stream that never ends by design; its behaviour
 # (auth, 403 on another unit, events) is covered by tests/e2e/test_queue_feed.py.
@@ -110,6 +112,11 @@ def _anchored(operation: APIOperation, seeded: list[str]) -> list[SearchStrategy
                 mode, path_parameters={"case_id": case_id}, headers={"If-Match": '"1"'}
             )
             for case_id in seeded
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+        ]
+    if "{channel}" in operation.path:  # the one enabled gateway channel: its checks, fuzzed
+        return [
+            operation.as_strategy(mode, path_parameters={"channel": "whatsapp"})
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
         ]
     if "{unit}" in operation.path:
