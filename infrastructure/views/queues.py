@@ -75,6 +75,9 @@ class SqlQueueView(SqlView):
             f"DO UPDATE SET n = {counts}.n + excluded.n",
             [(*bucket, n) for bucket, n in sorted(delta.items()) if n],
         )
+        if any(n < 0 for n in delta.values()):
+            # An emptied bucket goes, so the table is the same whatever the batches were.
+            cursor.execute(f"DELETE FROM {counts} WHERE n = 0")
 
     def _count_delta(self, cursor: Cursor, changes: QueueChanges) -> Counter[tuple[str, bool, str]]:
         """What the batch changes in each count: its items' old buckets out, new ones in."""

@@ -141,3 +141,14 @@ def test_counts_follow_items_as_they_move_between_statuses_units_and_restriction
     assert view.counts("ULPK-PUSAT", True) == {"acknowledged": 1, "closed": 1}
     assert view.counts("BBPOM-JAKARTA", True) == {"routed": 1}
     assert view.counts("BBPOM-SURABAYA", True) == {}
+
+
+def test_an_emptied_count_leaves_no_row(view) -> None:
+    case = item(10)
+    commit(view, [case], 1)
+    commit(view, [replace(case, status="acknowledged", version=2)], 2)
+    assert view.counts("ULPK-PUSAT", True) == {"acknowledged": 1}
+    if isinstance(view, SqlQueueView):
+        with view.db.transaction() as cursor:
+            cursor.execute(f"SELECT status, n FROM {view.t('counts')}")
+            assert cursor.fetchall() == [("acknowledged", 1)]

@@ -158,11 +158,10 @@ def dump(postgres_url: str, schema: str, name: str, generation: int) -> dict[str
         found: dict[str, list[Any]] = {}
         for (table,) in tables:
             short = table.removeprefix(f"rm_{name}_").removesuffix(f"_g{generation}")
-            found[short] = conn.execute(
-                sql.SQL("SELECT * FROM {}.{} ORDER BY 1, 2").format(
-                    sql.Identifier(schema), sql.Identifier(table)
-                )
+            rows = conn.execute(
+                sql.SQL("SELECT * FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(table))
             ).fetchall()
+            found[short] = sorted(rows, key=repr)  # every column: some keys span several
     assert found, f"no tables for {name} g{generation}"
     return found
 
