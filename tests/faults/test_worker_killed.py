@@ -158,12 +158,11 @@ def dump(postgres_url: str, schema: str, name: str, generation: int) -> dict[str
         found: dict[str, list[Any]] = {}
         for (table,) in tables:
             short = table.removeprefix(f"rm_{name}_").removesuffix(f"_g{generation}")
-            rows = conn.execute(
-                sql.SQL("SELECT * FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+            found[short] = conn.execute(
+                sql.SQL("SELECT * FROM {}.{} ORDER BY 1, 2").format(
+                    sql.Identifier(schema), sql.Identifier(table)
+                )
             ).fetchall()
-            if short == "counts":  # a count that went back to 0 is no count; its row may stay
-                rows = [r for r in rows if r[-1] != 0]
-            found[short] = sorted(rows)  # in full key order (the counts' key is 3 columns)
     assert found, f"no tables for {name} g{generation}"
     return found
 
