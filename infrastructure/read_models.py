@@ -5,11 +5,22 @@ build's position lives in ``aduan_read_models`` and is written in the same trans
 rows. A new version of a projection, or ``aduan projections rebuild``, starts a new generation
 beside the live one; queries keep reading the live one until the new build reaches the head of
 the log, then it becomes live and the old tables are dropped: no downtime.
+
+A generation built beside a live one (far behind the head: a rebuild, a new version) is created
+with its tables and primary keys only; the secondary indexes (``CREATE INDEX`` in the DDL, and
+what a view adds, such as the trigram GIN index of ``duplicates``) are built once over all its
+rows when it has caught up: by ``rebuild_together`` before its last catch-up, and in any case by
+``Catalog.promote`` before it goes live, so queries never read a generation without them; an
+interrupted build resumed later still gets them there (``IF NOT EXISTS``: idempotent). The first
+generation of a read model, live at once because nothing else is, is created with its indexes:
+queries read it while it is built (from a small log at first start, nothing is lost; a fresh read
+database over a long log is the case for ``aduan projections rebuild``).
 """
 
 from __future__ import annotations
 
 import pickle
+import re
 import threading
 import time
 import weakref
@@ -22,6 +33,10 @@ from typing import Any, ClassVar
 from infrastructure.readstore import Cursor, ReadDatabase
 
 REGISTRY = "aduan_read_models"
+
+# A secondary index in a view's DDL (not UNIQUE: a unique index is a constraint, created with
+# its table). Named, so that ``IF NOT EXISTS`` makes building it again a no-op.
+_SECONDARY_INDEX = re.compile(r"CREATE\s+INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?(?=\w)", re.IGNORECASE)
 
 
 _PICKLED: dict[int, tuple[weakref.ref[Any], int, bytes]] = {}
@@ -96,11 +111,44 @@ class SqlView:
     def t(self, table: str) -> str:
         return f"rm_{self.name}_{table}_g{self.generation}"
 
-    def create(self, cursor: Cursor) -> None:
+    def statements(self) -> tuple[list[str], list[str]]:
+        """This generation's DDL split in two: what ``create`` runs (tables, their primary keys,
+        unique indexes, which are constraints upserts may rely on) and the secondary indexes
+        (``CREATE INDEX``, made idempotent with ``IF NOT EXISTS``)."""
+        tables: list[str] = []
+        indexes: list[str] = []
         for table, ddl in self.tables.items():
             for statement in ddl.split(";"):
-                if statement.strip():
-                    cursor.execute(statement.format(t=self.t(table)))
+                statement = statement.strip().format(t=self.t(table))
+                if not statement:
+                    continue
+                secondary = _SECONDARY_INDEX.match(statement)
+                if secondary is None:
+                    tables.append(statement)
+                    continue
+                rest = statement[secondary.end() :]
+                if re.match(r"ON\s", rest, re.IGNORECASE):
+                    raise ValueError(f"{self.name}: name the index, or it is built twice: {rest}")
+                indexes.append(f"CREATE INDEX IF NOT EXISTS {rest}")
+        return tables, indexes
+
+    def index_statements(self, cursor: Cursor) -> list[str]:
+        """The secondary indexes of this generation (a view may add ones its DDL cannot say)."""
+        return self.statements()[1]
+
+    def create(self, cursor: Cursor, *, deferred_indexes: bool = False) -> None:
+        """This generation's tables; with ``deferred_indexes`` only their primary keys (a
+        rebuild writes faster without the secondary indexes; ``create_indexes`` adds them once
+        the build has caught up, before queries read it)."""
+        for statement in self.statements()[0]:
+            cursor.execute(statement)
+        if not deferred_indexes:
+            self.create_indexes(cursor)
+
+    def create_indexes(self, cursor: Cursor) -> None:
+        """The secondary indexes, built over the rows already there; a no-op when they are."""
+        for statement in self.index_statements(cursor):
+            cursor.execute(statement)
 
     def drop(self, cursor: Cursor) -> None:
         for table in self.tables:
@@ -225,8 +273,10 @@ class Catalog:
                 return factory(self.db, rows[0][0])
             generation = rows[0][0] + 1 if rows else 1
             view = factory(self.db, generation)
-            view.create(cursor)
             live = not any(r[2] for r in rows)
+            # Live at once (the first build, nothing else live): queries read it from now on, so
+            # with its indexes. Beside a live one: without, until it is promoted.
+            view.create(cursor, deferred_indexes=not live)
             cursor.execute(
                 f"INSERT INTO {REGISTRY} (name, generation, version, position, live, updated_at) "
                 "VALUES (%s, %s, %s, 0, %s, %s)",
@@ -260,7 +310,7 @@ class Catalog:
             row = cursor.fetchone()
             generation = (row[0] or 0) + 1 if row else 1
             view = factory(self.db, generation)
-            view.create(cursor)
+            view.create(cursor, deferred_indexes=True)  # built by ``index`` or ``promote``
             cursor.execute(
                 f"INSERT INTO {REGISTRY} (name, generation, version, position, live, updated_at) "
                 "VALUES (%s, %s, %s, 0, FALSE, %s)",
@@ -268,9 +318,18 @@ class Catalog:
             )
         return view
 
+    def index(self, view: SqlView) -> None:
+        """Build the secondary indexes of ``view``'s generation (none while it was built far
+        behind the head); a no-op where they are there already. Not under the registry's lock:
+        the other read models keep committing meanwhile."""
+        with self.db.transaction() as cursor:
+            view.create_indexes(cursor)
+
     def promote(self, view: SqlView) -> None:
-        """Make ``view``'s generation live and drop every other generation of its read model."""
+        """Make ``view``'s generation live, with all its indexes, and drop every other
+        generation of its read model."""
         _, factory = self.views[view.name]
+        self.index(view)  # committed before queries can be switched to it
         with self.db.transaction() as cursor:
             self._lock_registry(cursor)
             cursor.execute(

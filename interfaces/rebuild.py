@@ -59,13 +59,20 @@ def rebuild_together(
     )
     started = time.perf_counter()
     with few_collections():
+        indexed = False
         while True:
             runner.catch_up(progress)
             head = container.event_log().head()
             if all(view.position() >= head for view in views):
-                break
+                if indexed:
+                    break
+                # Built without secondary indexes: build them once over all the rows, then
+                # catch up what was logged meanwhile (a few rows, indexed as they come).
+                for view in views:
+                    container.catalog.index(view)
+                indexed = True
     for view in views:
-        container.catalog.promote(view)
+        container.catalog.promote(view)  # indexed already; promote makes sure of it
     return RebuildStats(
         min(view.position() for view in views),
         time.perf_counter() - started,

@@ -98,18 +98,23 @@ class SqlDuplicateView(SqlView):
         ),
     }
 
-    def create(self, cursor: Cursor) -> None:
-        super().create(cursor)
-        if self.db.dialect != "postgresql":
-            return
-        self._create_extension(cursor)
+    def create(self, cursor: Cursor, *, deferred_indexes: bool = False) -> None:
+        if self.db.dialect == "postgresql":
+            self._create_extension(cursor)
+        super().create(cursor, deferred_indexes=deferred_indexes)
+
+    def index_statements(self, cursor: Cursor) -> list[str]:
+        """The DDL's indexes and, where pg_trgm is, the trigram GIN index of the text: the
+        costliest to keep row by row, so a rebuild builds it once over all its rows."""
+        statements = super().index_statements(cursor)
         schema = TRIGRAMS.schema(self.db, cursor)
         if schema is not None:
             table = self.t("cases")
-            cursor.execute(
-                f"CREATE INDEX {table}_text ON {table} "
+            statements.append(
+                f"CREATE INDEX IF NOT EXISTS {table}_text ON {table} "
                 f'USING gin (match_text "{schema}".gin_trgm_ops)'
             )
+        return statements
 
     def _create_extension(self, cursor: Cursor) -> None:
         """pg_trgm if missing; a refusal (no privilege, no contrib package) leaves the fallback."""
