@@ -110,9 +110,12 @@ class SqlDuplicateView(SqlView):
         schema = TRIGRAMS.schema(self.db, cursor)
         if schema is not None:
             table = self.t("cases")
+            # Open cases only: the searches look at nothing else (their scope says ``is_open =
+            # TRUE`` literally, which lets the planner use a partial index), and a closed
+            # case's text is then never maintained in it.
             statements.append(
                 f"CREATE INDEX IF NOT EXISTS {table}_text ON {table} "
-                f'USING gin (match_text "{schema}".gin_trgm_ops)'
+                f'USING gin (match_text "{schema}".gin_trgm_ops) WHERE is_open'
             )
         return statements
 
@@ -155,8 +158,8 @@ class SqlDuplicateView(SqlView):
     # --- queries -----
 
     def _scope(self, query: DuplicateQuery) -> tuple[str, list[Any]]:
-        where = ["is_open = %s", "id <> %s"]
-        params: list[Any] = [True, query.case_id]
+        where = ["is_open = TRUE", "id <> %s"]  # a literal: it matches the partial index
+        params: list[Any] = [query.case_id]
         if query.units is not None:
             intake, intake_params = self.db.any_of("intake_unit", sorted(query.units))
             handling, handling_params = self.db.any_of("handling_unit", sorted(query.units))

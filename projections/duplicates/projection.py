@@ -26,7 +26,7 @@ _NAME_PART = 3  # name parts this long or longer are taken out one by one
 
 class DuplicateProjection:
     name = "duplicates"
-    version = 1
+    version = 2  # 2: the trigram index holds open cases only (a new index: rebuild)
 
     def __init__(self, open_text: TextOpener) -> None:
         self.open_text = open_text
