@@ -39,7 +39,7 @@ from application.lapor import (
     SendResult,
     backoff,
 )
-from domain.complaint import Complaint
+from domain.complaint import Complaint, plausible_received_at
 from domain.errors import ComplaintError, TransitionNotAllowed
 from domain.tracking_index import TrackingNumberIndex
 from domain.tracking_number import InvalidTrackingNumber, display, normalise
@@ -430,7 +430,7 @@ def case_from_mail(
         confidential=False,
         needs_inspection=False,
         intake_unit=intake_unit,
-        received_at=min(mail.sent_at, now) if mail.sent_at is not None else now,
+        received_at=plausible_received_at(mail.sent_at, now),
     )
 
 

@@ -25,7 +25,7 @@ from application.complaints import Complaints, NewCase
 from application.errors import ApplicationError, NotFound, RequestInFlight
 from application.privacy import ERASED, UNREADABLE
 from application.public import PublicDesk
-from domain.complaint import Complaint
+from domain.complaint import Complaint, plausible_received_at
 from domain.errors import TransitionNotAllowed
 from domain.tracking_number import normalise
 from domain.values import Reporter, SealedText
@@ -369,7 +369,7 @@ class InboundMessages:
             confidential=False,
             needs_inspection=False,
             intake_unit=self.intake_unit,
-            received_at=min(message.sent_at, complaints.clock.now()),
+            received_at=plausible_received_at(message.sent_at, complaints.clock.now()),
         )
         result, pin = self.desk.file(
             new,

@@ -22,7 +22,7 @@ from eventsourcing.application import AggregateNotFoundError
 from application.access import Principal, Role
 from application.complaints import IDEMPOTENCY_NAMESPACE, Complaints, NewCase
 from application.errors import NotFound, RequestInFlight
-from domain.complaint import Complaint
+from domain.complaint import Complaint, plausible_received_at
 from domain.errors import TransitionNotAllowed
 from domain.values import Reporter
 from domain.vocabulary import Category, Channel, Kind, Outcome
@@ -280,7 +280,7 @@ def case_from_report(report: LaporReport, intake_unit: str, now: datetime) -> Ne
         or _key(report.classification).replace(" ", "_") in _CONFIDENTIAL_CLASSES,
         needs_inspection=False,
         intake_unit=intake_unit,
-        received_at=min(report.assigned_at or report.submitted_at, now),
+        received_at=plausible_received_at(report.assigned_at or report.submitted_at, now),
         external_ref=report.tracking_id,
     )
 
@@ -522,7 +522,7 @@ class LaporActivityImporter:
             confidential=original.confidential if original else False,
             needs_inspection=False,
             intake_unit=self.intake_unit,
-            received_at=min(item.at, now),
+            received_at=plausible_received_at(item.at, now),
             external_ref=item.tracking_id,
         )
         try:

@@ -7,7 +7,7 @@ replaying history never re-runs a rule. Times (``at``) and identities come in as
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -38,6 +38,18 @@ REQUEST_DATA_FROM = (Status.ACKNOWLEDGED, *FOLLOW_UP_FROM)
 CLOSABLE_FROM = ROUTABLE_FROM
 CONFIDENTIAL_CHANNELS = frozenset({Channel.WBS})
 RESTRICTED_CATEGORIES = frozenset({Category.ETIKA_PEGAWAI})
+# The earliest instant a case may have been received: older ones are typing or clock errors,
+# and instants near year 1 cannot be counted in working days (they stopped every read model).
+EARLIEST_RECEIVED_AT = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def plausible_received_at(sent_at: datetime | None, now: datetime) -> datetime:
+    """When a connector's message was received: when its peer says it was sent, or now when
+    that is missing, in the future or before EARLIEST_RECEIVED_AT (a peer's clock or parser
+    error must not refuse the message)."""
+    if sent_at is None or sent_at > now or sent_at < EARLIEST_RECEIVED_AT:
+        return now
+    return sent_at
 
 
 def _no_template(state: dict[str, Any]) -> None:
@@ -340,6 +352,8 @@ class Complaint(Aggregate):
             raise InvalidCommand("received_at", "must carry a time zone offset")
         if received_at > at:
             raise InvalidCommand("received_at", "must not be in the future")
+        if received_at < EARLIEST_RECEIVED_AT:
+            raise InvalidCommand("received_at", "must not be before 2000-01-01")
         if not subject.strip():
             raise InvalidCommand("subject", "must not be blank")
         if not description.strip():

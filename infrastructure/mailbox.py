@@ -149,6 +149,8 @@ class FolderMailSource:
         self.done = folder / "done"
 
     def fetch(self, cursor: str | None, limit: int) -> list[RawMail]:
+        if not self.folder.is_dir():  # glob would find nothing, and the poll look fine
+            raise ConnectorUnavailable(f"mail folder {self.folder}: no such folder")
         try:
             files = sorted(p for p in self.folder.glob("*.eml") if p.is_file())
             return [RawMail(p.name, p.read_bytes(), None) for p in files[:limit]]

@@ -76,7 +76,9 @@ def work(
     except ValueError as error:
         container.close()
         raise typer.BadParameter(str(error)) from error
-    console.print(f"aduan work: {', '.join(only or container.projections)} (Ctrl-C to stop)")
+    jobs = [job.name for job in container.jobs.jobs] if container.jobs is not None else []
+    running = only or [*container.projections, *jobs]
+    console.print(f"aduan work: {', '.join(running)} (Ctrl-C to stop)")
     try:
         while not stop.wait(1.0):
             pass

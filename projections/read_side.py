@@ -25,3 +25,10 @@ def wait_for(read_side: ReadSide, name: str, position: int, timeout: float) -> b
             return False
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
+
+
+def storable_text(text: str) -> str:
+    """Free text as a read model may store it: without NUL characters, which PostgreSQL text
+    cannot hold (one in a subject would otherwise stop every read model at that event). The
+    event keeps the text as it came."""
+    return text.replace("\x00", "")

@@ -12,6 +12,7 @@ from domain.values import SealedReporter
 from domain.vocabulary import Category, Channel
 from projections.casework import is_case_event
 from projections.duplicates.view import CaseRow, DuplicateChanges, DuplicateView
+from projections.read_side import storable_text
 from projections.runner import LoggedEvent
 
 # Opens the sealed texts of many cases at once: [(case id, {field: sealed value})] -> in the same
@@ -70,12 +71,13 @@ class DuplicateProjection:
             description = scrubbed(
                 description, (opened.get("reporter.name"), opened.get("reporter.address"))
             )
-        text = event.subject if not description else f"{event.subject}\n{description}"
+        subject = storable_text(event.subject)
+        text = subject if not description else f"{subject}\n{storable_text(description)}"
         return CaseRow(
             id=case_id,
             tracking_number=event.tracking_number,
             category=event.category,
-            subject=event.subject,
+            subject=subject,
             received_at=event.received_at,
             intake_unit=event.intake_unit,
             handling_unit=event.intake_unit,

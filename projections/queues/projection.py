@@ -9,6 +9,7 @@ from domain.complaint import Complaint
 from domain.service_levels import due_soon_from, next_due
 from projections.casework import CaseProjection
 from projections.queues.view import QueueChanges, QueueItem
+from projections.read_side import storable_text
 from projections.runner import LoggedEvent
 
 
@@ -43,7 +44,7 @@ class QueueProjection(CaseProjection):
             kind=case.kind.value,
             category=case.category.value,
             channel=case.channel.value,
-            subject=case.subject,
+            subject=storable_text(case.subject),
             received_at=case.received_at,
             intake_unit=case.intake_unit,
             handling_unit=case.handling_unit,

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import queue
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -61,3 +66,27 @@ def test_work_refuses_a_job_it_does_not_know(env) -> None:
     result = CliRunner().invoke(cli, ["work", "--only", "no-such-job"], env=env)
     assert result.exit_code != 0
     assert "no-such-job" in result.output
+
+
+def test_work_names_the_connectors_jobs_it_runs_beside_the_read_models(env) -> None:
+    # `aduan work` used to name only the read models, as if the timers and connectors' jobs
+    # were not running.
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from interfaces.cli import main; main()", "work"],
+        env=os.environ | env | {"ADUAN_INBOUND_SECRETS": '{"sms": "an-sms-secret-of-16+"}'},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    banner = ""
+    try:
+        while "Ctrl-C" not in banner:
+            banner += lines.get(timeout=60)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    named = banner.replace("\n", " ")
+    for name in ("queues", "email-outbox", "sla-timer", "archive-timer", "inbound-prune"):
+        assert name in named, banner

@@ -121,6 +121,14 @@ def without(body: dict[str, Any], field: str) -> dict[str, Any]:
             id="invalid-reporter-email",
         ),
         pytest.param(complaint_body(subject="   "), "subject", id="blank-subject"),
+        pytest.param(  # near year 1 it cannot be counted in working days: it stopped read models
+            complaint_body(received_at="0001-01-01T00:00:00+14:00"),
+            "received_at",
+            id="received-at-year-1",
+        ),
+        pytest.param(
+            complaint_body(received_at="1999-12-31T23:59:59Z"), "received_at", id="before-2000"
+        ),
         pytest.param(without(complaint_body(), "category"), "category", id="missing-category"),
         pytest.param(without(complaint_body(), "intake_unit"), "intake_unit", id="missing-unit"),
     ],

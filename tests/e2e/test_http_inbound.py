@@ -20,10 +20,12 @@ from typer.testing import CliRunner
 
 from application.access import Principal, Role
 from infrastructure.inbound_store import MESSAGES
+from infrastructure.read_models import CatalogReadSide
 from infrastructure.settings import Settings
 from interfaces.bootstrap import Container, periodic_jobs
 from interfaces.cli import cli
 from interfaces.connectors_cli import inbound_status
+from projections.read_side import wait_for
 from tests.e2e.conftest import SECRET
 from tests.fakes.gateway import FakeGateway
 from tests.support_server import serve_over_http
@@ -344,3 +346,18 @@ def test_one_message_delivered_many_times_at_once_is_taken_in_once(
             added = 1 if taken["result"] == "appended" else 3  # a case: Received, index, PIN
             assert events(container) == stored + added, taken
         assert taken["tracking_number"] != number
+
+
+def test_a_timestamp_near_year_1_files_the_case_as_received_now(tmp_path: Path) -> None:
+    # Such a received_at was taken as it came and stopped every read model (working days
+    # cannot be counted from year 1); the message is still filed, as received now.
+    settings = _settings(f"sqlite:///{tmp_path}/aduan.db", tmp_path)
+    with gateway(settings) as (fake, container):
+        before = datetime.now(UTC)
+        answer = fake.deliver("whatsapp", fake.message(timestamp="0001-01-01T00:00:00+14:00"))
+        assert answer.status_code == 201, answer.text
+        case = case_of(fake, container, answer.json()["tracking_number"])
+        assert datetime.fromisoformat(case["received_at"]) >= before
+        read_side = CatalogReadSide(container.catalog)
+        for name in read_side.names():
+            assert wait_for(read_side, name, events(container), 20), name

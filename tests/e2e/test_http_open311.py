@@ -348,6 +348,20 @@ def test_the_lists_show_open_and_closed_public_cases_and_nothing_private(api: Ap
     assert_errors(api.client.get(f"{BASE}/requests.json", params={"page_size": "0"}), 400)
 
 
+def test_dates_far_out_of_range_are_a_400_not_a_500(sqlite_api: Api) -> None:
+    # The 90-day window around them cannot be computed (it answered 500).
+    for params in (
+        {"end_date": "0001-01-01T00:00:00Z"},
+        {"start_date": "9999-12-31T00:00:00Z"},
+        {"start_date": "0001-01-01T00:00:00+14:00", "end_date": "0001-01-02T00:00:00Z"},
+        {"start_date": "1999-12-31T00:00:00Z"},
+    ):
+        [error] = assert_errors(sqlite_api.client.get(f"{BASE}/requests.json", params=params), 400)
+        assert "between 2000-01-01" in error["description"], params
+    fine = {"start_date": "2000-01-01T00:00:00Z", "end_date": "2000-02-01T00:00:00+07:00"}
+    assert sqlite_api.client.get(f"{BASE}/requests.json", params=fine).json() == []
+
+
 def test_the_openapi_document_describes_the_facade_and_its_error_format(sqlite_api: Api) -> None:
     document = sqlite_api.client.get("/openapi.json").json()
     post_request = document["paths"][f"{BASE}/requests.json"]["post"]

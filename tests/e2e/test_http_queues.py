@@ -6,6 +6,8 @@ from datetime import timedelta
 
 import pytest
 
+from infrastructure.read_models import CatalogReadSide
+from projections.read_side import wait_for
 from tests.support import complaint_body
 
 INTAKE = ("intake_officer",)
@@ -137,3 +139,21 @@ def test_metrics_show_each_read_models_lag(api) -> None:
     text = api.client.get("/metrics").text
     assert 'aduan_read_model_lag_events{read_model="queues"}' in text
     assert 'aduan_read_model_events_total{read_model="queues"}' in text
+
+
+def test_a_nul_character_in_a_subject_does_not_stop_the_read_models_on_postgresql(api) -> None:
+    # PostgreSQL text cannot hold NUL: a subject or description carrying one (an .eml file, a
+    # gateway's message, any JSON client) once stopped every read model at that event.
+    poisoned = _file(api, subject="Krim\x00 palsu", description="Isi\x00 pengaduan krim")
+    clean = _file(api)
+    read_side = CatalogReadSide(api.container.catalog)
+    for name in read_side.names():
+        assert wait_for(read_side, name, clean["position"], 20), name
+    queue = api.client.get(
+        "/v1/queues/ULPK-PUSAT",
+        params={"after_position": clean["position"]},
+        headers=api.headers(*INTAKE),
+    )
+    assert queue.status_code == 200, queue.text
+    subjects = {item["id"]: item["subject"] for item in queue.json()["items"]}
+    assert subjects == {poisoned["id"]: "Krim palsu", clean["id"]: "Krim pemutih tanpa izin edar"}

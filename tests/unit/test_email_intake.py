@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,7 +23,7 @@ from application.email_intake import (
     parse_mail,
     tracking_numbers_in,
 )
-from application.lapor import OutboxCounts, OutboxEntry
+from application.lapor import ConnectorUnavailable, OutboxCounts, OutboxEntry
 from domain.tracking_number import display, tracking_number_from
 from domain.values import Reporter
 from domain.vocabulary import Category, Channel
@@ -160,6 +161,17 @@ def test_a_folder_source_moves_what_was_taken_to_done(tmp_path: Path) -> None:
     source.processed(a)
     assert [m.location for m in source.fetch(None, 10)] == ["b.eml"]
     assert (tmp_path / "done" / "a.eml").exists()
+
+
+def test_a_folder_that_is_not_there_fails_the_poll_instead_of_reading_nothing(
+    tmp_path: Path,
+) -> None:
+    # A mistyped ADUAN_EMAIL_FOLDER used to poll "successfully" forever, showing no error.
+    with pytest.raises(ConnectorUnavailable, match="no such folder"):
+        FolderMailSource(tmp_path / "missing").fetch(None, 10)
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(ConnectorUnavailable, match="no such folder"):
+        FolderMailSource(tmp_path / "a-file").fetch(None, 10)
 
 
 class Outbox:

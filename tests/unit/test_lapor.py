@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid5
 
 import pytest
@@ -98,6 +98,15 @@ def test_a_report_is_received_when_it_was_assigned_to_the_agency() -> None:
         }
     )
     assert read.assigned_at is not None and read.assigned_at.hour == 8
+
+
+def test_a_report_dated_in_the_future_or_before_2000_is_received_now() -> None:
+    # The domain refuses a received_at before 2000 (near year 1 it stopped every read model):
+    # a peer's odd date must not stop the import.
+    for odd in (datetime(1, 1, 2, tzinfo=UTC), datetime(1999, 12, 31, tzinfo=UTC)):
+        assert case_from_report(report(assigned_at=odd), "ULPK-PUSAT", MONDAY).received_at == MONDAY
+    later = MONDAY + timedelta(days=1)
+    assert case_from_report(report(assigned_at=later), "ULPK-PUSAT", MONDAY).received_at == MONDAY
 
 
 def test_a_report_from_the_future_is_received_now_and_whistle_blowing_is_confidential() -> None:

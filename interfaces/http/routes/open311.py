@@ -569,6 +569,9 @@ def _instant(name: str, value: str | None) -> datetime | None:
         raise bad(f"{name}: not an ISO 8601 date-time, e.g. 2026-11-01T00:00:00Z") from None
     if parsed.tzinfo is None:
         raise bad(f"{name}: must carry a time zone, e.g. 2026-11-01T00:00:00Z")
+    # Far out, the 90-day window around it cannot be computed; no case is received before 2000.
+    if not 2000 <= parsed.year < 9000:
+        raise bad(f"{name}: must be between 2000-01-01 and 9000-01-01")
     return parsed
 
 
