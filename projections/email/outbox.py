@@ -9,49 +9,26 @@ event in twice queues it once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from uuid import NAMESPACE_URL, uuid5
 
 from domain.complaint import Complaint
 from domain.vocabulary import Channel
 from projections.casework import COMPLAINT_TOPIC_PREFIX
-from projections.lapor.outbox import OutboundMessage, OutboxChanges, OutboxView
+from projections.lapor.outbox import CaseOutboxProjection
 from projections.runner import LoggedEvent
 
 MESSAGE_NAMESPACE = uuid5(NAMESPACE_URL, "urn:aduan:email-message")
 _TOPICS = frozenset(COMPLAINT_TOPIC_PREFIX + name for name in ("Received", "Acknowledged"))
 
 
-class EmailOutboxProjection:
+class EmailOutboxProjection(CaseOutboxProjection):
     name = "email-outbox"
-    version = 1
+    topics = _TOPICS
 
-    def wants(self, topic: str) -> bool:
-        return topic in _TOPICS
+    def reference(self, event: Complaint.Received) -> str | None:
+        return str(event.tracking_number) if event.channel == Channel.EMAIL else None
 
-    def process(self, events: Sequence[LoggedEvent], view: OutboxView) -> OutboxChanges:
-        changes = OutboxChanges()
-        later = {e.originator_id for e in events if not e.topic.endswith(".Received")}
-        known = dict(view.references(later)) if later else {}
-        for logged in events:
-            event = logged.event
-            if isinstance(event, Complaint.Received):
-                if event.channel == Channel.EMAIL:
-                    changes.cases[logged.originator_id] = event.tracking_number
-                    known[logged.originator_id] = event.tracking_number
-                continue
-            number = known.get(logged.originator_id)
-            if number is None or not isinstance(event, Complaint.Acknowledged):
-                continue
-            changes.messages.append(
-                OutboundMessage(
-                    key=str(uuid5(MESSAGE_NAMESPACE, f"{logged.originator_id}:ack")),
-                    seq=logged.position,
-                    case_id=logged.originator_id,
-                    version=logged.originator_version,
-                    tracking_id=number,
-                    kind="acknowledged",
-                    created_at=event.timestamp,
-                )
-            )
-        return changes
+    def message(self, logged: LoggedEvent) -> tuple[str, str] | None:
+        if not isinstance(logged.event, Complaint.Acknowledged):
+            return None
+        return str(uuid5(MESSAGE_NAMESPACE, f"{logged.originator_id}:ack")), "acknowledged"

@@ -77,12 +77,25 @@ def kind_of(event: Any) -> str | None:
     return None
 
 
-class LaporOutboxProjection:
-    name = "lapor-outbox"
+class CaseOutboxProjection:
+    """What a connector's outbox projection does: note the cases it follows when they are
+    received (with the peer's reference), and queue a message for their later events that
+    go out. Subclasses say which cases (``reference``) and which events (``message``)."""
+
+    name: str
     version = 1
+    topics: frozenset[str]
 
     def wants(self, topic: str) -> bool:
-        return topic in _TOPICS
+        return topic in self.topics
+
+    def reference(self, event: Complaint.Received) -> str | None:
+        """The peer's reference of a case this outbox follows; None for the others."""
+        raise NotImplementedError
+
+    def message(self, logged: LoggedEvent) -> tuple[str, str] | None:
+        """The (key, kind) of the message a later event of a followed case queues, or None."""
+        raise NotImplementedError
 
     def process(self, events: Sequence[LoggedEvent], view: OutboxView) -> OutboxChanges:
         changes = OutboxChanges()
@@ -91,26 +104,44 @@ class LaporOutboxProjection:
         for logged in events:
             event = logged.event
             if isinstance(event, Complaint.Received):
-                if event.channel == Channel.LAPOR and event.external_ref:
-                    changes.cases[logged.originator_id] = event.external_ref
-                    known[logged.originator_id] = event.external_ref
+                reference = self.reference(event)
+                if reference is not None:
+                    changes.cases[logged.originator_id] = reference
+                    known[logged.originator_id] = reference
                 continue
-            tracking_id = known.get(logged.originator_id)
-            kind = kind_of(event)
-            if tracking_id is None or kind is None:
+            reference = known.get(logged.originator_id)
+            message = self.message(logged) if reference is not None else None
+            if reference is None or message is None:
                 continue
+            key, kind = message
             changes.messages.append(
                 OutboundMessage(
-                    key=message_key(logged.originator_id, logged.originator_version),
+                    key=key,
                     seq=logged.position,
                     case_id=logged.originator_id,
                     version=logged.originator_version,
-                    tracking_id=tracking_id,
+                    tracking_id=reference,
                     kind=kind,
                     created_at=event.timestamp,
                 )
             )
         return changes
+
+
+class LaporOutboxProjection(CaseOutboxProjection):
+    name = "lapor-outbox"
+    topics = _TOPICS
+
+    def reference(self, event: Complaint.Received) -> str | None:
+        if event.channel == Channel.LAPOR and event.external_ref:
+            return str(event.external_ref)
+        return None
+
+    def message(self, logged: LoggedEvent) -> tuple[str, str] | None:
+        kind = kind_of(logged.event)
+        if kind is None:
+            return None
+        return message_key(logged.originator_id, logged.originator_version), kind
 
 
 class MemoryOutboxView:
