@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
@@ -36,8 +36,9 @@ from application.lapor import (
     ConnectorUnavailable,
     OutboxCounts,
     OutboxEntry,
+    OutboxSender,
+    SenderOutbox,
     SendResult,
-    backoff,
 )
 from domain.complaint import Complaint, plausible_received_at
 from domain.errors import ComplaintError, TransitionNotAllowed
@@ -678,15 +679,7 @@ class Mailer(Protocol):
         ...
 
 
-class EmailOutbox(Protocol):
-    def due(self, now: datetime, limit: int) -> list[OutboxEntry]: ...
-
-    def delivered(self, key: str, at: datetime) -> None: ...
-
-    def failed(self, key: str, next_attempt_at: datetime, error: str) -> None: ...
-
-    def rejected(self, key: str, at: datetime, error: str) -> None: ...
-
+class EmailOutbox(SenderOutbox, Protocol):
     def outbox_counts(self) -> OutboxCounts: ...
 
 
@@ -713,12 +706,16 @@ def acknowledgement_mail(
     )
 
 
-class EmailAckSender:
+class EmailAckSender(OutboxSender):
     """Emails the acknowledgement of each email case, at least once, always with the same
     Message-ID (a repeat is the same message to the complainant's mail program).
 
     The outbox holds no address and no text: both are read from the case when it is sent.
     """
+
+    peer = "the mail server"
+    log = log
+    outbox: EmailOutbox
 
     def __init__(
         self,
@@ -727,54 +724,14 @@ class EmailAckSender:
         outbox: EmailOutbox,
         *,
         domain: str,
-        first_retry: timedelta = timedelta(seconds=10),
-        longest_wait: timedelta = timedelta(hours=1),
-        batch_size: int = 100,
-        on_result: Callable[[str], None] | None = None,
+        **options: Any,
     ) -> None:
-        if first_retry <= timedelta(0):
-            raise ValueError("the first retry must wait some time")
-        self.complaints = complaints
+        super().__init__(complaints, outbox, **options)
         self.mailer = mailer
-        self.outbox = outbox
         self.domain = domain
-        self.first_retry = first_retry
-        self.longest_wait = longest_wait
-        self.batch_size = batch_size
-        self.on_result = on_result
 
-    def drain(self, now: datetime) -> SendResult:
-        """Send what is due at ``now``; stop at the first sign the mail server is unavailable."""
-        delivered = failed = rejected = 0
-        while True:
-            batch = self.outbox.due(now, self.batch_size)
-            for entry in batch:
-                outcome = self._attempt(entry, now)
-                if self.on_result is not None:
-                    self.on_result(outcome)
-                if outcome == "failed":
-                    return SendResult(delivered, failed + 1, rejected)
-                if outcome == "delivered":
-                    delivered += 1
-                else:
-                    rejected += 1
-            if len(batch) < self.batch_size:
-                return SendResult(delivered, failed, rejected)
-
-    def _attempt(self, entry: OutboxEntry, now: datetime) -> str:
-        try:
-            self.mailer.send(self.message(entry))
-        except ConnectorRejected as error:
-            self.outbox.rejected(entry.key, now, _describe(error))
-            log.error("acknowledgement email %s refused: %s", entry.key, error)
-            return "rejected"
-        except Exception as error:  # anything else: retried later, with a longer wait
-            wait = backoff(entry.attempts + 1, self.first_retry, self.longest_wait)
-            self.outbox.failed(entry.key, now + wait, _describe(error))
-            log.warning("acknowledgement email %s not sent: %s", entry.key, error)
-            return "failed"
-        self.outbox.delivered(entry.key, now)
-        return "delivered"
+    def send(self, entry: OutboxEntry) -> None:
+        self.mailer.send(self.message(entry))
 
     def message(self, entry: OutboxEntry) -> OutgoingMail:
         """The email of an outbox entry, from its case's acknowledgement and reporter."""
@@ -823,8 +780,8 @@ class EmailConnector:
         if intake is not None:
             intake.on_result = self._count
         if sender is not None:
-            sender.on_result = lambda result: metrics.connector_message(
-                CONNECTOR, "acknowledged", result
+            sender.on_result = lambda kind, result: metrics.connector_message(
+                CONNECTOR, kind, result
             )
 
     def _count(self, outcome: str) -> None:

@@ -164,7 +164,9 @@ class OutboxCounts:
     last_error: str | None
 
 
-class LaporOutbox(Protocol):
+class SenderOutbox(Protocol):
+    """What a sender needs of an outbox."""
+
     def due(self, now: datetime, limit: int) -> list[OutboxEntry]:
         """For each case, its oldest undelivered message if its next attempt is due at ``now``
         (a case's messages go out in order), the longest waiting first."""
@@ -180,6 +182,8 @@ class LaporOutbox(Protocol):
         """Given up: the peer refused it; the case's later messages may go."""
         ...
 
+
+class LaporOutbox(SenderOutbox, Protocol):
     def counts(self) -> OutboxCounts: ...
 
 
@@ -549,18 +553,18 @@ class SendResult:
     rejected: int
 
 
-class LaporSender:
-    """Drains the outbox: each message at least once, de-duplicated by LAPOR! on its key.
+class OutboxSender:
+    """Drains a connector's outbox: each message at least once (the peer de-duplicates on its
+    key), oldest first, a case's in order; a failure is retried later with a doubling wait, a
+    refusal (``ConnectorRejected``) is recorded and given up. Subclasses ``send`` one entry."""
 
-    The text of a message (a public follow-up, the closing answer) is read from its event and
-    opened only while it is sent: the outbox itself holds no personal data and no free text.
-    """
+    peer = "the peer"  # in log lines
+    log = log
 
     def __init__(
         self,
         complaints: Complaints,
-        gateway: LaporGateway,
-        outbox: LaporOutbox,
+        outbox: SenderOutbox,
         *,
         first_retry: timedelta = timedelta(seconds=10),
         longest_wait: timedelta = timedelta(hours=1),
@@ -570,15 +574,17 @@ class LaporSender:
         if first_retry <= timedelta(0):
             raise ValueError("the first retry must wait some time")
         self.complaints = complaints
-        self.gateway = gateway
         self.outbox = outbox
         self.first_retry = first_retry
         self.longest_wait = longest_wait
         self.batch_size = batch_size
-        self.on_result = on_result
+        self.on_result = on_result  # (the entry's kind, delivered / failed / rejected)
+
+    def send(self, entry: OutboxEntry) -> None:
+        raise NotImplementedError
 
     def drain(self, now: datetime) -> SendResult:
-        """Send what is due at ``now``; stop at the first sign LAPOR! is unavailable."""
+        """Send what is due at ``now``; stop at the first sign the peer is unavailable."""
         delivered = failed = rejected = 0
         while True:
             batch = self.outbox.due(now, self.batch_size)
@@ -599,20 +605,21 @@ class LaporSender:
 
     def _attempt(self, entry: OutboxEntry, now: datetime) -> str:
         try:
-            message = self.message(entry)
-            if isinstance(message, Forwarding):
-                self.gateway.forward(message)
-            else:
-                self.gateway.send_update(message)
+            self.send(entry)
         except ConnectorRejected as error:
             self.outbox.rejected(entry.key, now, _describe(error))
-            log.error("LAPOR! refused %s (%s): %s", entry.key, entry.kind, error)
+            self.log.error("%s refused %s (%s): %s", self.peer, entry.key, entry.kind, error)
             return self._tell(entry, "rejected")
         except Exception as error:  # anything else: retried later, with a longer wait
             wait = backoff(entry.attempts + 1, self.first_retry, self.longest_wait)
             self.outbox.failed(entry.key, now + wait, _describe(error))
-            log.warning(
-                "LAPOR! update %s not sent (attempt %s): %s", entry.key, entry.attempts + 1, error
+            self.log.warning(
+                "%s: %s (%s) not sent (attempt %s): %s",
+                self.peer,
+                entry.key,
+                entry.kind,
+                entry.attempts + 1,
+                error,
             )
             return self._tell(entry, "failed")
         self.outbox.delivered(entry.key, now)
@@ -622,6 +629,29 @@ class LaporSender:
         if self.on_result is not None:
             self.on_result(entry.kind, outcome)
         return outcome
+
+
+class LaporSender(OutboxSender):
+    """Drains the outbox to SP4N-LAPOR!, which de-duplicates on each message's key.
+
+    The text of a message (a public follow-up, the closing answer) is read from its event and
+    opened only while it is sent: the outbox itself holds no personal data and no free text.
+    """
+
+    peer = "LAPOR!"
+
+    def __init__(
+        self, complaints: Complaints, gateway: LaporGateway, outbox: LaporOutbox, **options: Any
+    ) -> None:
+        super().__init__(complaints, outbox, **options)
+        self.gateway = gateway
+
+    def send(self, entry: OutboxEntry) -> None:
+        message = self.message(entry)
+        if isinstance(message, Forwarding):
+            self.gateway.forward(message)
+        else:
+            self.gateway.send_update(message)
 
     def message(self, entry: OutboxEntry) -> StatusUpdate | Forwarding:
         """The wire message of an outbox entry, built from its event."""
