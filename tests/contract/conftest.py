@@ -27,6 +27,18 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | Read
     db.close()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ReadDatabase]:
+    """A read database of its own, for the tables that have no memory twin (connectors')."""
+    if request.param == "sqlite":
+        database: ReadDatabase = SQLiteReadDatabase(tmp_path / "read.db")
+    else:
+        url = request.getfixturevalue("postgres_url")
+        database = PostgresReadDatabase(url, schema=request.getfixturevalue("postgres_schema"))
+    yield database
+    database.close()
+
+
 def view_on(store: str | ReadDatabase, memory: Callable[[], Any], sql: Any) -> Any:
     """The live view of one read model on ``store``."""
     if store == "memory":

@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
 
 from infrastructure.connector_tally import SqlConnectorTally, Tallied
-from infrastructure.readstore import PostgresReadDatabase, ReadDatabase, SQLiteReadDatabase
+from infrastructure.readstore import ReadDatabase
 from tests.support import MONDAY
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ReadDatabase]:
-    if request.param == "sqlite":
-        database: ReadDatabase = SQLiteReadDatabase(tmp_path / "read.db")
-    else:
-        database = PostgresReadDatabase(
-            request.getfixturevalue("postgres_url"),
-            schema=request.getfixturevalue("postgres_schema"),
-        )
-    yield database
-    database.close()
 
 
 def test_each_outcome_is_counted_with_its_latest_time(db: ReadDatabase) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -12,22 +10,9 @@ import pytest
 from application.email_intake import RELAYING, MailCounts
 from infrastructure.email_store import SqlEmailStore
 from infrastructure.read_models import StalePosition
-from infrastructure.readstore import PostgresReadDatabase, ReadDatabase, SQLiteReadDatabase
+from infrastructure.readstore import ReadDatabase
 from projections.lapor.outbox import OutboundMessage, OutboxChanges
 from tests.support import MONDAY
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ReadDatabase]:
-    if request.param == "sqlite":
-        database: ReadDatabase = SQLiteReadDatabase(tmp_path / "read.db")
-    else:
-        database = PostgresReadDatabase(
-            request.getfixturevalue("postgres_url"),
-            schema=request.getfixturevalue("postgres_schema"),
-        )
-    yield database
-    database.close()
 
 
 def test_messages_taken_are_remembered_and_a_relaying_reply_settles(db: ReadDatabase) -> None:

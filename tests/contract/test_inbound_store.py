@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from uuid import uuid4
 
 import pytest
 
 from application.inbound import Pending, Receipt, Thread
 from infrastructure.inbound_store import SqlInboundStore
-from infrastructure.readstore import PostgresReadDatabase, ReadDatabase, SQLiteReadDatabase
+from infrastructure.readstore import ReadDatabase
 from tests.support import MONDAY
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlInboundStore]:
-    if request.param == "sqlite":
-        database: ReadDatabase = SQLiteReadDatabase(tmp_path / "read.db")
-    else:
-        database = PostgresReadDatabase(
-            request.getfixturevalue("postgres_url"),
-            schema=request.getfixturevalue("postgres_schema"),
-        )
-    yield SqlInboundStore(database)
-    database.close()
+@pytest.fixture
+def store(db: ReadDatabase) -> SqlInboundStore:
+    return SqlInboundStore(db)
 
 
 def test_a_message_is_claimed_once_then_answered_from_its_receipt(store: SqlInboundStore) -> None:

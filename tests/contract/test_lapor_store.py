@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from uuid import uuid4
 
 import pytest
 
 from infrastructure.lapor_store import SqlLaporStore
 from infrastructure.read_models import StalePosition
-from infrastructure.readstore import PostgresReadDatabase, ReadDatabase, SQLiteReadDatabase
 from projections.lapor.outbox import OutboundMessage, OutboxChanges, message_key
 from tests.support import MONDAY
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ReadDatabase]:
-    if request.param == "sqlite":
-        database: ReadDatabase = SQLiteReadDatabase(tmp_path / "read.db")
-    else:
-        database = PostgresReadDatabase(
-            request.getfixturevalue("postgres_url"),
-            schema=request.getfixturevalue("postgres_schema"),
-        )
-    yield database
-    database.close()
 
 
 def messages(case, tracking_id: str, seqs: list[int]) -> list[OutboundMessage]:
