@@ -168,9 +168,12 @@ class Runner:
     def step(self) -> int:
         """One batch for every view that is behind; returns how many events were taken in.
 
-        Views at the same position share one read and one decoding of the batch.
+        Views at the same position share one read and one decoding of the batch. A view whose
+        batch fails does not hold the others back: they take theirs, then the first error is
+        raised (the caller retries the failed one later, with a back-off).
         """
         taken = 0
+        failed: BaseException | None = None
         limit = self.batch_size
         if self._behind and self.catch_up_batch_size:
             limit = max(self.batch_size, self.catch_up_batch_size)
@@ -188,13 +191,20 @@ class Runner:
             chosen = [e for e in batch if binding.projection.wants(e.topic)]
             key = (after, *(e.position for e in chosen))
             wanted = shared.setdefault(key, Batch(chosen))
-            changes = binding.projection.process(wanted, binding.view)
-            binding.view.commit(changes, batch[-1].position)
+            try:
+                changes = binding.projection.process(wanted, binding.view)
+                binding.view.commit(changes, batch[-1].position)
+            except Exception as error:
+                log.warning("read model %s: batch after %s failed: %s", binding.name, after, error)
+                failed = failed or error
+                continue
             if self.on_commit is not None and wanted:
                 self._tell(binding.name, changes, batch[-1].position)
             binding.processed += len(batch)
             self.metrics.processed(binding.name, len(batch))
             taken += len(batch)
+        if failed is not None:
+            raise failed
         return taken
 
     def _tell(self, name: str, changes: Any, position: int) -> None:

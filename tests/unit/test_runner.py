@@ -66,3 +66,23 @@ def test_a_failed_batch_is_retried_and_nothing_is_lost_or_doubled() -> None:
         created, 1
     )
     app.close()
+
+
+class AlwaysFails(MemoryQueueView):
+    def commit(self, changes, position: int) -> None:
+        raise ValueError("this read model cannot store what the batch holds")
+
+
+def test_a_read_model_that_keeps_failing_does_not_hold_the_others_back() -> None:
+    app = build_complaints(POPO)
+    created = [app.file_case(HEAD_ALL, new_case()).id for _ in range(3)]
+    broken, healthy = AlwaysFails(), MemoryQueueView()
+    runner = Runner(
+        ApplicationLog(app),
+        [Binding(queue_projection(), broken), Binding(queue_projection(), healthy)],
+    )
+    _run_until(healthy, ApplicationLog(app).head(), runner)
+    assert healthy.position() == ApplicationLog(app).head()
+    assert set(healthy.items(created)) == set(created)
+    assert broken.position() == 0
+    app.close()
