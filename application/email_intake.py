@@ -806,13 +806,5 @@ class EmailConnector:
             raise RuntimeError("no mail server configured")
         result = self.sender.drain(self.clock.now())
         counts = self.sender.outbox.outbox_counts()
-        self.metrics.connector_outbox_counts(
-            CONNECTOR,
-            {
-                "pending": counts.pending,
-                "retrying": counts.retrying,
-                "rejected": counts.rejected,
-                "delivered": counts.delivered,
-            },
-        )
+        self.metrics.connector_outbox_counts(CONNECTOR, counts.by_state())
         return result

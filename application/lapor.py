@@ -163,6 +163,15 @@ class OutboxCounts:
     delivered: int
     last_error: str | None
 
+    def by_state(self) -> dict[str, int]:
+        """The counts as the outbox gauge labels them."""
+        return {
+            "pending": self.pending,
+            "retrying": self.retrying,
+            "rejected": self.rejected,
+            "delivered": self.delivered,
+        }
+
 
 class SenderOutbox(Protocol):
     """What a sender needs of an outbox."""
@@ -773,13 +782,5 @@ class LaporConnector:
     def send(self) -> SendResult:
         result = self.sender.drain(self.clock.now())
         counts = self.outbox.counts()
-        self.metrics.connector_outbox_counts(
-            CONNECTOR,
-            {
-                "pending": counts.pending,
-                "retrying": counts.retrying,
-                "rejected": counts.rejected,
-                "delivered": counts.delivered,
-            },
-        )
+        self.metrics.connector_outbox_counts(CONNECTOR, counts.by_state())
         return result
